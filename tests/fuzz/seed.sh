@@ -1,0 +1,16 @@
+#!/bin/sh
+# Seeds a fuzz corpus directory with small real disk images (MBR, GPT, GRUB
+# boot sector), once. Fuzzing starts from structure, not from nothing.
+set -eu
+dir=$1
+[ -e "$dir/.seeded" ] && exit 0
+t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
+truncate -s 1M "$t/gpt"
+printf 'label: gpt\nsize=256K, type=21686148-6449-6E6F-744E-656564454649\ntype=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\n' | sfdisk -q "$t/gpt"
+truncate -s 1M "$t/mbr"
+printf 'label: dos\nsize=256K, type=83, bootable\ntype=5\nsize=128K, type=c\n' | sfdisk -q "$t/mbr"
+[ -r /usr/lib/grub/i386-pc/boot.img ] && dd if=/usr/lib/grub/i386-pc/boot.img of="$t/mbr" bs=440 count=1 conv=notrunc status=none
+# only the parts that matter: the first 64 KiB of each, and the GPT's tail
+for f in gpt mbr; do head -c 65536 "$t/$f" >"$dir/seed-$f"; done
+cp "$t/gpt" "$dir/seed-gpt-whole"
+touch "$dir/.seeded"

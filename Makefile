@@ -35,13 +35,14 @@ ALL :=
 CHECK_UNIT :=
 CHECK_QEMU :=
 
--include deps/deps.mk
+include deps/deps.mk
+include init/init.mk          # before migrator.mk: it reads INIT_SRCS
 include migrator/migrator.mk
--include init/init.mk
--include initramfs/initramfs.mk
+include initramfs/initramfs.mk
 -include kernel-config/kernel.mk
 -include image/image.mk
 include tests/tests.mk
+include tests/fuzz/fuzz.mk
 -include qemu-tests/qemu-tests.mk
 
 all: $(ALL)

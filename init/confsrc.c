@@ -76,17 +76,27 @@ static bool skip_device(const char *name)
 	return read_line(path, size, sizeof(size)) <= 0 || strcmp(size, "0") == 0;
 }
 
-/* The best labelled filesystem, or 0 when there is none. */
-static int find_candidate(struct candidate *ret)
+#define CANDIDATES_MAX 16
+
+static int cmp_candidate(const void *x, const void *y)
+{
+	const struct candidate *a = x, *b = y;
+
+	return a->rank != b->rank ? a->rank - b->rank : strcmp(a->dev, b->dev);
+}
+
+/* Every labelled filesystem, best first (MIGRATOR, config-2, cidata; then by
+ * device name). Returns how many were stored in v (at most max). */
+static size_t find_candidates(struct candidate *v, size_t max)
 {
 	DIR *d = opendir("/sys/class/block");
 	struct dirent *de;
-	struct candidate best = { .rank = (int)N_LABELS };
 	unsigned seen = 0;
+	size_t n = 0;
 
 	if (!d)
 		return 0;
-	while ((de = readdir(d)) && seen < BLOCK_DEVS_MAX) {
+	while ((de = readdir(d)) && seen < BLOCK_DEVS_MAX && n < max) {
 		char dev[64];
 		const char *label = NULL, *type = NULL;
 		blkid_probe pr;
@@ -108,22 +118,18 @@ static int find_candidate(struct candidate *ret)
 				if (strcasecmp(label, labels[i]) != 0)
 					continue;
 				log_debug("config: %s is %s labelled %s", dev, type, label);
-				/* Lower rank wins; same rank: the first name in order. */
-				if ((int)i < best.rank ||
-				    ((int)i == best.rank && strcmp(dev, best.dev) < 0)) {
-					best.rank = (int)i;
-					snprintf(best.dev, sizeof(best.dev), "%s", dev);
-					snprintf(best.type, sizeof(best.type), "%s", type);
-				}
+				v[n].rank = (int)i;
+				snprintf(v[n].dev, sizeof(v[n].dev), "%s", dev);
+				snprintf(v[n].type, sizeof(v[n].type), "%s", type);
+				n++;
+				break;
 			}
 		}
 		blkid_free_probe(pr);
 	}
 	closedir(d);
-	if (best.rank == (int)N_LABELS)
-		return 0;
-	*ret = best;
-	return 1;
+	qsort(v, n, sizeof(*v), cmp_candidate);
+	return n;
 }
 
 /* A USB mass-storage interface (class 08) is present: its disk may still be
@@ -147,16 +153,43 @@ static bool usb_storage_present(void)
 	return found;
 }
 
+/* Reads migrator.conf from candidate c. Returns as read_conf_file(), with
+ * -ENOENT when c has no migrator.conf. */
+static int read_candidate(const struct candidate *c, struct init_config *ret)
+{
+	char origin[128];
+	int r;
+
+	if ((r = mkdir_p(CONFSRC_MOUNT, 0700)) < 0 ||
+	    (r = mount_readonly(c->dev, CONFSRC_MOUNT, c->type)) < 0) {
+		log_warn("config: cannot mount %s (%s): %s", c->dev, c->type, strerror(-r));
+		return r;
+	}
+	snprintf(origin, sizeof(origin), "%.63s:/" CONF_FILE_NAME " (%s, %.31s)", c->dev,
+		 labels[c->rank], c->type);
+	r = read_conf_file(CONFSRC_MOUNT "/" CONF_FILE_NAME, origin, ret);
+	if (r == -ENOENT)
+		log_info("config: %s (%s) has no " CONF_FILE_NAME, c->dev, labels[c->rank]);
+	else if (r < 0 && r != -EINVAL)
+		log_warn("config: cannot read %s: %s", origin, strerror(-r));
+	if (umount2(CONFSRC_MOUNT, 0) < 0)
+		umount2(CONFSRC_MOUNT, MNT_DETACH);
+	return r;
+}
+
+/* The first labelled filesystem, best first, that has a migrator.conf: the
+ * rescue medium itself (labelled MIGRATOR) often has none, and must not hide
+ * a config-2 or cidata drive attached beside it. */
 static int from_drive(bool asked, struct init_config *ret)
 {
-	struct candidate c;
+	struct candidate c[CANDIDATES_MAX];
 	uint64_t deadline = 0;
-	char origin[128];
-	int r, found;
+	size_t n;
+	int r;
 
 	for (;;) {
-		found = find_candidate(&c);
-		if (found || loop_stopped())
+		n = find_candidates(c, CANDIDATES_MAX);
+		if (n || loop_stopped())
 			break;
 		if (!deadline) {
 			if (asked)
@@ -171,33 +204,21 @@ static int from_drive(bool asked, struct init_config *ret)
 			break;
 		loop_wait_until(NULL, NULL, now_ms() + 500);
 	}
-	if (!found) {
+	if (!n) {
 		if (asked)
 			log_warn("config: no drive labelled MIGRATOR, config-2 or cidata");
 		else
 			log_debug("config: no configuration drive");
 		return asked ? -ENOENT : 0;
 	}
-	if ((r = mkdir_p(CONFSRC_MOUNT, 0700)) < 0 ||
-	    (r = mount_readonly(c.dev, CONFSRC_MOUNT, c.type)) < 0) {
-		log_warn("config: cannot mount %s (%s): %s", c.dev, c.type, strerror(-r));
-		return r;
+	for (size_t i = 0; i < n; i++) {
+		r = read_candidate(&c[i], ret);
+		if (r != -ENOENT)
+			return r;
 	}
-	snprintf(origin, sizeof(origin), "%s:/" CONF_FILE_NAME " (%s, %s)", c.dev, labels[c.rank],
-		 c.type);
-	r = read_conf_file(CONFSRC_MOUNT "/" CONF_FILE_NAME, origin, ret);
-	if (r == -ENOENT) {
-		if (asked)
-			log_warn("config: %s (%s) has no " CONF_FILE_NAME, c.dev, labels[c.rank]);
-		else
-			log_info("config: %s (%s) has no " CONF_FILE_NAME, c.dev, labels[c.rank]);
-		r = asked ? -ENOENT : 0;
-	} else if (r < 0 && r != -EINVAL) {
-		log_warn("config: cannot read %s: %s", origin, strerror(-r));
-	}
-	if (umount2(CONFSRC_MOUNT, 0) < 0)
-		umount2(CONFSRC_MOUNT, MNT_DETACH);
-	return r;
+	if (asked)
+		log_warn("config: no drive labelled MIGRATOR, config-2 or cidata has a " CONF_FILE_NAME);
+	return asked ? -ENOENT : 0;
 }
 
 int confsrc_local(const char *how, struct init_config *ret)

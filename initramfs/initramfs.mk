@@ -27,7 +27,7 @@ SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 
 INITRAMFS_DATA := initramfs/pack.sh initramfs/contents initramfs/udhcpc.script \
 	$(wildcard initramfs/etc/*)
-INITRAMFS_PACK = initramfs/pack.sh -o $@ -L $@.list -M $(MKCPIO) \
+INITRAMFS_PACK = mkdir -p $(@D) && initramfs/pack.sh -o $@ -L $@.list -M $(MKCPIO) \
 	-t $(SOURCE_DATE_EPOCH) -l $(INITRAMFS_ZSTD_LEVEL) \
 	-D MIGRATOR=$(INITRAMFS_MIGRATOR) -D BUSYBOX=$(INITRAMFS_BUSYBOX) \
 	-D CA_BUNDLE=$(INITRAMFS_CA_BUNDLE)

@@ -317,6 +317,21 @@ static int check_gpt_headers(struct mig_disk *d, int fd)
 	while (n < 0 && errno == EINTR);
 	int primary = n == (ssize_t)d->log_sec ? mig_gpt_header_parse(buf, d->log_sec, &h) : -ENOENT;
 
+	/* A hybrid ISO's GPT is laid out for 512-byte sectors; on a CD drive
+	 * (2048-byte sectors) it is not at LBA 1. That is how such media are
+	 * made, not damage. */
+	if (primary != 0 && d->log_sec != MIG_SECTOR_SIZE) {
+		do
+			n = pread(fd, buf, MIG_SECTOR_SIZE, MIG_SECTOR_SIZE);
+		while (n < 0 && errno == EINTR);
+		if (n == MIG_SECTOR_SIZE && mig_gpt_header_parse(buf, MIG_SECTOR_SIZE, &h) == 0) {
+			free(d->pttype);
+			d->pttype = strdup("PMBR");
+			return d->pttype ? mig_diags_add(&d->diags, MIG_SEV_INFO, "gpt-512",
+					     "the GPT is laid out for 512-byte sectors but this device has %u-byte sectors (a hybrid ISO on a CD drive): its partitions are visible only when the image is used as a disk",
+					     d->log_sec) : -ENOMEM;
+		}
+	}
 	if (d->pttype && strcmp(d->pttype, "dos") == 0) {
 		free(d->pttype);
 		d->pttype = strdup("PMBR");

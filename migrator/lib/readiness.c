@@ -30,6 +30,9 @@ static int check_disk(struct mig_disk *d)
 {
 	int r = 0;
 
+	/* Our own medium is not migrated; its hybrid boot code is by design. */
+	if (d->rescue_medium)
+		return 0;
 	if (d->boot.mbr.grub && is_gpt(d) && !d->boot.bios_boot_partno)
 		r = mig_diags_add(&d->diags, MIG_SEV_WARNING, "grub-gpt-no-bios-boot",
 				  "GRUB boot code on a GPT disk without a BIOS boot partition: core.img has no safe place and BIOS boot will break");
@@ -75,7 +78,10 @@ static int check_duplicates(struct mig_inventory *inv)
 	for (size_t i = 0; i < inv->ndisks; i++) {
 		struct mig_disk *d = &inv->disks[i];
 
-		if (d->fs.uuid && !d->fs.uuid_sub)
+		/* On a partitioned disk a whole-disk signature is a hybrid ISO's
+		 * (seen again in its partition) or a stale leftover: not a
+		 * second filesystem that references could mean. */
+		if (d->fs.uuid && !d->fs.uuid_sub && !d->pttype)
 			v[n++] = (struct seen){ d->fs.uuid, d->path, "UUID" };
 		for (size_t k = 0; k < d->nparts; k++) {
 			struct mig_part *p = &d->parts[k];

@@ -75,4 +75,15 @@ printf 'label: gpt\ntype=%s, name=MIGRATOR\n' $LINUX | sfdisk -q rescue.img
 inventory_json rescue.img nobb.img
 check "rescue medium marked, other disks not" \
 	test "$(jq -c '[.blockdevices[]["rescue-medium"]]' out.json)" = "[true,false]"
+# a GPT-hybrid ISO seen through a CD drive's 2048-byte sectors: its GPT is
+# laid out for 512-byte sectors, which is by design, not damage
+mkdir isodir; echo data >isodir/file
+mkfs_file esp.img 1M vfat
+xorriso -as mkisofs -quiet -o hybrid.iso -V TESTISO -partition_offset 16 \
+	-append_partition 2 0xef esp.img -appended_part_as_gpt isodir 2>/dev/null
+cd_dev=$(losetup -f --show -r --sector-size 2048 hybrid.iso)
+"$MIGRATOR" inventory --json "$cd_dev" >out.json 2>err.txt; rc=$?
+losetup -d "$cd_dev"
+check "hybrid ISO on 2048-byte sectors: exit 0, noted as gpt-512, no error" \
+	test "$rc $(jq -r '[.blockdevices[0].warnings[] | select(.code=="gpt-512" or .severity=="error") | .code] | join(",")' out.json)" = "0 gpt-512"
 done_testing

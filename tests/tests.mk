@@ -8,7 +8,7 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
 MIG_UNIT_SRCS := $(filter-out tests/unit/test-init-%,$(UNIT_SRCS))
 MIG_UNIT_BINS := $(MIG_UNIT_SRCS:tests/unit/%.c=$(B)/host/tests/%)
 CHECK_UNIT += $(MIG_UNIT_BINS)
-CLI_TESTS := $(sort $(wildcard tests/cli/*.sh))
+CLI_TESTS := $(filter-out tests/cli/lib.sh,$(sort $(wildcard tests/cli/*.sh)))
 
 $(B)/host/tests/%: tests/unit/%.c $(HOST_LIB)
 	@mkdir -p $(@D)

@@ -19,8 +19,6 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/migrator-qemu.XXXXXX")
 mkdir -p "$LOGS"
 # TCG is 10-50x slower than KVM; every timeout below is multiplied by this.
 TCG_SCALE=${TCG_SCALE:-1}
-TAP_N=0
-TAP_FAILED=0
 declare -A VM_PID VM_DEADLINE
 
 cleanup() {
@@ -30,12 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { TAP_N=$((TAP_N+1)); echo "ok $TAP_N - $*"; }
-not_ok() { TAP_N=$((TAP_N+1)); TAP_FAILED=$((TAP_FAILED+1)); echo "not ok $TAP_N - $*"; }
-diag() { printf '# %s\n' "$@"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
-not() { ! "$@"; }
-done_testing() { echo "1..$TAP_N"; [ "$TAP_FAILED" -eq 0 ]; }
+. "$TOP/tests/tap.sh"
 
 qemu_bin() { echo "${QEMU:-qemu-system-x86_64}"; }
 

@@ -4,21 +4,12 @@
 # Needs root (loop devices for pvcreate). $MIGRATOR is the binary under test.
 set -u
 : "${MIGRATOR:?set MIGRATOR to the migrator binary under test}"
-TAP_N=0
-TAP_FAILED=0
 TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/migrator-test.XXXXXX")
 trap 'rm -rf "$SCRATCH"' EXIT
 LVMCONF='devices { use_devicesfile=0 obtain_device_list_from_udev=0 } activation { udev_sync=0 udev_rules=0 }'
 
-ok() { TAP_N=$((TAP_N+1)); echo "ok $TAP_N - $*"; }
-not_ok() { TAP_N=$((TAP_N+1)); TAP_FAILED=$((TAP_FAILED+1)); echo "not ok $TAP_N - $*"; }
-diag() { printf '# %s\n' "$@"; }
-# check DESCRIPTION COMMAND... : one TAP line from a command's status
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
-# not COMMAND...: succeeds when COMMAND fails (for use with check)
-not() { ! "$@"; }
-done_testing() { echo "1..$TAP_N"; [ "$TAP_FAILED" -eq 0 ]; }
+. "$TESTS_DIR/tap.sh"
 
 # part_field IMG PARTNO FIELD: a field of sfdisk --json for partition PARTNO (by number, not index)
 part_field() {

@@ -47,6 +47,9 @@ include tests/fuzz/fuzz.mk
 
 all: $(ALL)
 
+# After every fragment: they append to CHECK_UNIT and CHECK_QEMU.
+check: check-unit fuzz-smoke $(CHECK_QEMU)
+
 # Host packages (apt-get); a quick no-op when everything is present.
 .PHONY: host-setup
 host-setup:

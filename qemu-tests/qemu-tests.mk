@@ -2,7 +2,7 @@
 #   make check-qemu     the smoke tests of every boot path (qemu-tests/smoke.sh)
 # Serial logs: $(B)/qemu-tests/logs/NAME.log, kept.
 
-QEMU_SMOKE_DEPS = $(MEDIA) $(KERNEL_IMAGE) $(INITRAMFS)
+QEMU_SMOKE_DEPS = media $(KERNEL_IMAGE) $(INITRAMFS)
 
 .PHONY: check-qemu
 check-qemu: $(QEMU_SMOKE_DEPS)
@@ -12,5 +12,5 @@ CHECK_QEMU += check-qemu
 
 # The README's main job: build the media and run the demo under QEMU.
 .PHONY: demo
-demo: $(MEDIA)
+demo: media
 	B=$(abspath $(B)) qemu-tests/demo.sh

@@ -23,4 +23,3 @@ check-unit: tests-build
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		tests/run.sh $(CHECK_UNIT) $(CLI_TESTS)
 
-check: check-unit fuzz-smoke $(CHECK_QEMU)

@@ -420,6 +420,13 @@ int mig_disk_probe(const char *path, struct mig_disk **ret_disk)
 	if ((r = probe_area(fd, 0, d->size, true, &d->fs)) < 0)
 		goto fail;
 
+	/* A FAT boot sector ends in 55AA too: libfdisk then sees an empty DOS
+	 * label where blkid (rightly) sees a filesystem and no table. */
+	if (d->pttype && strcmp(d->pttype, "dos") == 0 && d->nparts == 0 && d->fs.type) {
+		free(d->pttype);
+		free(d->ptuuid);
+		d->pttype = d->ptuuid = NULL;
+	}
 	uint64_t total = d->size / d->log_sec;
 	for (size_t i = 0; i < d->nparts; i++) {
 		struct mig_part *p = &d->parts[i];

@@ -52,8 +52,9 @@ sgdisk -h 3:EE hybrid.img >/dev/null  # (with -q, sgdisk 1.0.9 writes nothing)
 # -- an empty disk, and a filesystem straight on a disk
 truncate -s 16M empty.img
 mkfs_file whole.img 16M ext4 -L wholedisk
+mkfs_file wholefat.img 16M vfat -n WHOLEFAT    # its boot sector ends in 55AA too
 
-for img in mbr gpt xfs biosesp hybrid empty whole; do
+for img in mbr gpt xfs biosesp hybrid empty whole wholefat; do
 	before=$(sha256sum <"$img.img")
 	check "$img: fields equal blkid -p and sfdisk --json" compare_with_reference "$img.img"
 	"$MIGRATOR" inventory "$img.img" >human.txt 2>&1

@@ -4,7 +4,8 @@
 # Corpora live in $(B)/fuzz/corpus-NAME; seeds are the disk images tests/cli make.
 
 FUZZ_CC := clang-14
-FUZZ_CFLAGS := $(STD) -g -O1 -fsanitize=fuzzer,address,undefined -Imigrator/lib
+FUZZ_CFLAGS := $(STD) -g -O1 -fsanitize=fuzzer,address,undefined -Imigrator/lib \
+	-DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz-*.c))
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(B)/fuzz/%)
 FUZZ_SECONDS ?= 300

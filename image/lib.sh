@@ -135,3 +135,28 @@ put_le() {
 date_tree() {
 	find "$1" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 }
+
+# parse_media_args EXT "$@": the options mkiso.sh and mkdisk.sh share, into
+# sb, kernel, initrd, out, conf, version; checks the inputs exist.
+parse_media_args() {
+	local ext=$1 opt
+	shift
+	sb=0 kernel='' initrd='' out='' conf=$IMAGE_DIR/migrator.conf.sample version=unknown
+	OPTIND=1
+	while getopts sk:i:o:c:V: opt; do
+		case $opt in
+		s) sb=1 ;;
+		k) kernel=$OPTARG ;;
+		i) initrd=$OPTARG ;;
+		o) out=$OPTARG ;;
+		c) conf=$OPTARG ;;
+		V) version=$OPTARG ;;
+		*) kernel='' ;;
+		esac
+	done
+	if [ -z "$kernel" ] || [ -z "$initrd" ] || [ -z "$out" ]; then
+		echo "usage: ${0##*/} [-s] -k KERNEL -i INITRAMFS -o OUT.$ext [-c CONF] [-V VERSION]" >&2
+		exit 2
+	fi
+	need "$kernel" "$initrd" "$conf"
+}

@@ -21,25 +21,7 @@
 
 . "$(dirname "$0")/lib.sh"
 
-usage() {
-	echo "usage: ${0##*/} [-s] -k KERNEL -i INITRAMFS -o OUT.img [-c CONF] [-V VERSION]" >&2
-	exit 2
-}
-
-sb=0 kernel='' initrd='' out='' conf=$IMAGE_DIR/migrator.conf.sample version=unknown
-while getopts sk:i:o:c:V: opt; do
-	case $opt in
-	s) sb=1 ;;
-	k) kernel=$OPTARG ;;
-	i) initrd=$OPTARG ;;
-	o) out=$OPTARG ;;
-	c) conf=$OPTARG ;;
-	V) version=$OPTARG ;;
-	*) usage ;;
-	esac
-done
-if [ -z "$kernel" ] || [ -z "$initrd" ] || [ -z "$out" ]; then usage; fi
-need "$kernel" "$initrd" "$conf" "$GRUB_PC_DIR/boot.img"
+parse_media_args img "$@"
 [ "$sb" = 0 ] || need "$SHIM_EFI" "$MOKMANAGER_EFI" "$GRUB_SIGNED_EFI"
 
 work=$(mktemp -d "$(dirname "$out")/.mkdisk.XXXXXX")

@@ -160,3 +160,14 @@ parse_media_args() {
 	fi
 	need "$kernel" "$initrd" "$conf"
 }
+
+# stage_boot_tree DIR: what every medium's data filesystem carries (the
+# kernel, the initramfs, the menu, the sample migrator.conf), from the
+# variables parse_media_args set.
+stage_boot_tree() {
+	mkdir -p "$1/boot/grub"
+	cp "$kernel" "$1/boot/vmlinuz"
+	cp "$initrd" "$1/boot/initramfs.cpio.zst"
+	cp "$conf" "$1/migrator.conf.sample"   # inactive until copied to migrator.conf
+	subst "$IMAGE_DIR/grub/grub.cfg" "$1/boot/grub/grub.cfg" VERSION="$version"
+}

@@ -39,11 +39,8 @@ data_volid=$(hexid "$flavour-data" | cut -c1-8)
 data_uuid=$(echo "$data_volid" | sed 's/\(....\)/\1-/')
 
 data=$work/data esp=$work/esp
-mkdir -p "$data/boot/grub" "$esp/EFI/BOOT"
-cp "$kernel" "$data/boot/vmlinuz"
-cp "$initrd" "$data/boot/initramfs.cpio.zst"
-cp "$conf" "$data/migrator.conf.sample"   # inactive until copied to migrator.conf
-subst "$IMAGE_DIR/grub/grub.cfg" "$data/boot/grub/grub.cfg" VERSION="$version"
+mkdir -p "$esp/EFI/BOOT"
+stage_boot_tree "$data"
 early_cfg "$work/early.cfg" FS_UUID="$data_uuid"
 
 # shellcheck disable=SC2086

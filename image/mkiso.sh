@@ -36,11 +36,8 @@ moddate=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y%m%d%H%M%S)$hundredths
 fs_uuid=$(echo "$moddate" | sed 's/\(....\)\(..\)\(..\)\(..\)\(..\)\(..\)\(..\)/\1-\2-\3-\4-\5-\6-\7/')
 
 stage=$work/iso esp=$work/esp
-mkdir -p "$stage/boot/grub" "$esp/EFI/BOOT"
-cp "$kernel" "$stage/boot/vmlinuz"
-cp "$initrd" "$stage/boot/initramfs.cpio.zst"
-cp "$conf" "$stage/migrator.conf.sample"   # inactive until copied to migrator.conf
-subst "$IMAGE_DIR/grub/grub.cfg" "$stage/boot/grub/grub.cfg" VERSION="$version"
+mkdir -p "$esp/EFI/BOOT"
+stage_boot_tree "$stage"
 early_cfg "$work/early.cfg" FS_UUID="$fs_uuid"
 
 # BIOS, CD and USB alike: the El Torito image is also what GRUB's hybrid MBR

@@ -21,6 +21,8 @@ static const struct {
 	const char *summary;
 } commands[] = {
 	{ "inventory", cmd_inventory, "list disks, partitions, filesystems and boot facts" },
+	{ "send", cmd_send, "copy disks to a receiver, an image or stream file, or a disk" },
+	{ "receive", cmd_receive, "write the disks a sender streams (HTTPS or a .mig file)" },
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,387 @@
+/* source.c — see source.h and docs/stream-format.md. */
+#include "source.h"
+#include "fileio.h"
+#include "stream.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libfdisk.h>
+#include <linux/fs.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_SNAPSHOTS 8192
+
+enum { P_STREAM, P_DISKS, P_CHUNKS, P_END, P_DONE };
+
+static int reason(int err, char *why, size_t n, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int reason(int err, char *why, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, n, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* The partition table as an sfdisk script, or NULL when there is none. */
+static char *sfdisk_script(const char *path)
+{
+	struct fdisk_context *cxt = fdisk_new_context();
+	struct fdisk_script *dp = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (!cxt)
+		return NULL;
+	if (fdisk_assign_device(cxt, path, 1) == 0 && fdisk_has_label(cxt) &&
+	    (dp = fdisk_new_script(cxt)) && fdisk_script_read_context(dp, NULL) == 0 &&
+	    (f = open_memstream(&text, &len))) {
+		if (fdisk_script_write_file(dp, f) != 0) {
+			fclose(f);
+			free(text);
+			text = NULL;
+		} else if (fclose(f) != 0) {
+			free(text);
+			text = NULL;
+		}
+	}
+	fdisk_unref_script(dp);
+	fdisk_unref_context(cxt);
+	return text;
+}
+
+static int open_disk(struct mig_source *s, struct mig_src_disk *d, char *why, size_t whylen)
+{
+	struct stat st;
+
+	d->fd = open(d->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (d->fd < 0)
+		return reason(-errno, why, whylen, "cannot open %s: %s", d->path, strerror(errno));
+	if (fstat(d->fd, &st) < 0)
+		return reason(-errno, why, whylen, "%s: %s", d->path, strerror(errno));
+	if (S_ISBLK(st.st_mode)) {
+		int ssz = 512;
+		d->rdev = st.st_rdev;
+		if (ioctl(d->fd, BLKGETSIZE64, &d->size) < 0)
+			return reason(-errno, why, whylen, "%s: cannot read its size: %s", d->path, strerror(errno));
+		if (ioctl(d->fd, BLKSSZGET, &ssz) < 0)
+			ssz = 512;
+		d->sector = (uint32_t)ssz;
+	} else if (S_ISREG(st.st_mode)) {
+		d->is_file = true;
+		d->size = (uint64_t)st.st_size;
+		d->sector = 512;
+	} else {
+		return reason(-ENOTBLK, why, whylen, "%s is neither a block device nor a disk image file", d->path);
+	}
+	if (d->size == 0 || d->size % 512)
+		return reason(-EINVAL, why, whylen, "%s: size %" PRIu64 " is not a positive multiple of 512 bytes",
+			      d->path, d->size);
+	(void)posix_fadvise(d->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	d->sfdisk_script = sfdisk_script(d->path);
+
+	/* Commit boundaries: every 16 chunks, fewer on huge disks, so the
+	 * digest snapshots stay at MAX_SNAPSHOTS per disk. */
+	uint64_t chunks = (d->size + s->o.chunk_size - 1) / s->o.chunk_size;
+	uint64_t k = (chunks + MAX_SNAPSHOTS - 1) / MAX_SNAPSHOTS;
+	d->commit_interval = (uint64_t)s->o.chunk_size * (k < 16 ? 16 : k);
+	d->nsnaps = (size_t)(d->size / d->commit_interval) + 1;
+	d->snaps = calloc(d->nsnaps, sizeof(*d->snaps));
+	if (!d->snaps)
+		return reason(-ENOMEM, why, whylen, "out of memory");
+	return 0;
+}
+
+int mig_source_open(char *const *paths, size_t n, const struct mig_source_opts *o,
+		    struct mig_source **ret, char *why, size_t whylen)
+{
+	struct mig_source *s;
+	int r;
+
+	why[0] = '\0';
+	if (n == 0 || n > 64)
+		return reason(-EINVAL, why, whylen, "between 1 and 64 source disks, please");
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->o = *o;
+	if (!s->o.chunk_size)
+		s->o.chunk_size = MIG_DEFAULT_CHUNK;
+	if (!s->o.level)
+		s->o.level = 1;
+	if (s->o.chunk_size < 65536 || s->o.chunk_size > MIG_STREAM_MAX_CHUNK || s->o.chunk_size % 65536) {
+		free(s);
+		return reason(-EINVAL, why, whylen, "chunk size must be a multiple of 64 KiB up to 16 MiB");
+	}
+	if (getrandom(s->session, sizeof(s->session), 0) != (ssize_t)sizeof(s->session)) {
+		free(s);
+		return reason(-EIO, why, whylen, "no random numbers for the session id");
+	}
+	s->disks = calloc(n, sizeof(*s->disks));
+	s->outcap = mig_stream_chunk_bound(s->o.chunk_size);
+	s->out = malloc(s->outcap);
+	if (!s->disks || !s->out || posix_memalign((void **)&s->raw, 4096, s->o.chunk_size)) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		s->disks[i].fd = -1;
+		s->ndisks++;
+		if (!(s->disks[i].path = strdup(paths[i]))) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		r = open_disk(s, &s->disks[i], why, whylen);
+		if (r < 0)
+			goto fail;
+		for (size_t j = 0; j < i; j++)
+			if (!s->disks[i].is_file && s->disks[i].rdev == s->disks[j].rdev) {
+				r = reason(-EINVAL, why, whylen, "%s is given twice", paths[i]);
+				goto fail;
+			}
+		if (s->o.used_only) {
+			r = reason(-EOPNOTSUPP, why, whylen, "--used-only is not available in this build");
+			goto fail;
+		}
+	}
+	mig_source_seek(s, NULL, NULL);
+	*ret = s;
+	return 0;
+fail:
+	mig_source_free(s);
+	return r;
+}
+
+void mig_source_free(struct mig_source *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->ndisks; i++) {
+		if (s->disks[i].fd >= 0)
+			close(s->disks[i].fd);
+		free(s->disks[i].path);
+		free(s->disks[i].sfdisk_script);
+		free(s->disks[i].snaps);
+	}
+	free(s->disks);
+	free(s->out);
+	free(s->raw);
+	free(s);
+}
+
+static void put_u32(uint8_t b[4], uint32_t v) { for (int i = 0; i < 4; i++) b[i] = (uint8_t)(v >> 8 * i); }
+static void put_u64(uint8_t b[8], uint64_t v) { for (int i = 0; i < 8; i++) b[i] = (uint8_t)(v >> 8 * i); }
+
+static ssize_t encode_stream_header(struct mig_source *s, uint8_t *out, size_t cap)
+{
+	const char *ver = s->o.tool_version ? s->o.tool_version : "unknown";
+	uint8_t n[4], chunk[4];
+	struct mig_field f[] = {
+		{ MIG_F_TOOL_VERSION, (uint32_t)strlen(ver), (const uint8_t *)ver },
+		{ MIG_F_DISK_COUNT, 4, n },
+		{ MIG_F_SESSION, MIG_SESSION_ID_SIZE, s->session },
+		{ MIG_F_CHUNK_SIZE, 4, chunk },
+	};
+
+	put_u32(n, (uint32_t)s->ndisks);
+	put_u32(chunk, s->o.chunk_size);
+	return mig_stream_encode_fields(out, cap, MIG_REC_STREAM, f, 4);
+}
+
+static ssize_t encode_disk_header(struct mig_source *s, size_t i, uint8_t *out, size_t cap)
+{
+	const struct mig_src_disk *d = &s->disks[i];
+	uint8_t idx[4], size[8], sec[4], interval[8], used[4];
+	struct mig_field f[7] = {
+		{ MIG_F_DISK_INDEX, 4, idx },
+		{ MIG_F_DISK_SIZE, 8, size },
+		{ MIG_F_SECTOR_SIZE, 4, sec },
+		{ MIG_F_COMMIT_INTERVAL, 8, interval },
+		{ MIG_F_USED_ONLY, 4, used },
+		{ MIG_F_SOURCE_NAME, (uint32_t)strlen(d->path), (const uint8_t *)d->path },
+	};
+	size_t nf = 6;
+
+	put_u32(idx, (uint32_t)i);
+	put_u64(size, d->size);
+	put_u32(sec, d->sector);
+	put_u64(interval, d->commit_interval);
+	put_u32(used, s->o.used_only);
+	if (d->sfdisk_script && strlen(d->sfdisk_script) <= MIG_STREAM_MAX_FIELD)
+		f[nf++] = (struct mig_field){ MIG_F_SFDISK_SCRIPT, (uint32_t)strlen(d->sfdisk_script),
+					      (const uint8_t *)d->sfdisk_script };
+	return mig_stream_encode_fields(out, cap, MIG_REC_DISK, f, nf);
+}
+
+int mig_source_plan(struct mig_source *s, uint8_t **ret, size_t *ret_len)
+{
+	size_t cap = 0, len = 0;
+	uint8_t *buf;
+	ssize_t n;
+
+	for (size_t i = 0; i < s->ndisks; i++)
+		cap += 4096 + (s->disks[i].sfdisk_script ? strlen(s->disks[i].sfdisk_script) : 0) +
+		       strlen(s->disks[i].path);
+	cap += 4096;
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	n = encode_stream_header(s, buf, cap);
+	for (size_t i = 0; n > 0 && i <= s->ndisks; i++) {
+		len += (size_t)n;
+		n = i < s->ndisks ? encode_disk_header(s, i, buf + len, cap - len)
+				  : mig_stream_encode_end(buf + len, cap - len);
+	}
+	if (n < 0) {
+		free(buf);
+		return (int)n;
+	}
+	*ret = buf;
+	*ret_len = len + (size_t)n;
+	return 0;
+}
+
+int mig_source_seek(struct mig_source *s, const uint64_t *next, const bool *done)
+{
+	for (size_t i = 0; i < s->ndisks; i++) {
+		struct mig_src_disk *d = &s->disks[i];
+		uint64_t at = next ? next[i] : 0;
+		bool skip = done && done[i];
+
+		if (skip) {
+			/* Complete on the receiver; nothing of it is sent. */
+		} else if (at == 0) {
+			mig_digest_init(&d->digest);
+		} else if (at % d->commit_interval || at / d->commit_interval >= d->snaps_valid || at >= d->size) {
+			return -ERANGE;
+		} else {
+			d->digest = d->snaps[at / d->commit_interval];
+		}
+		d->skip = skip;
+		d->pos = skip ? d->size : at;
+		d->data_bytes = d->zero_bytes = d->unused_bytes = d->wire_bytes = 0;
+	}
+	s->phase = P_STREAM;
+	s->cur = 0;
+	return 0;
+}
+
+/* Is [off, off+len) of a sparse image file a hole? Cheap, and spares reading it. */
+static bool file_hole(const struct mig_src_disk *d, uint64_t off, uint64_t len)
+{
+	off_t data;
+
+	if (!d->is_file)
+		return false;
+	data = lseek(d->fd, (off_t)off, SEEK_DATA);
+	if (data < 0)
+		return errno == ENXIO;          /* no data from off to the end */
+	return (uint64_t)data >= off + len;
+}
+
+static int next_chunk(struct mig_source *s, struct mig_src_disk *d, uint32_t di, size_t *ret_len,
+		      char *why, size_t whylen)
+{
+	uint64_t off = d->pos;
+	uint32_t len = d->size - off < s->o.chunk_size ? (uint32_t)(d->size - off) : s->o.chunk_size;
+	ssize_t n;
+	int r;
+
+	if (off % d->commit_interval == 0 && off / d->commit_interval < d->nsnaps) {
+		d->snaps[off / d->commit_interval] = d->digest;
+		if (off / d->commit_interval + 1 > d->snaps_valid)
+			d->snaps_valid = off / d->commit_interval + 1;
+	}
+	if (file_hole(d, off, len)) {
+		n = mig_stream_encode_empty(s->out, s->outcap, di, MIG_CHUNK_ZERO, off, len);
+		mig_digest_add_zero(&d->digest, len);
+		d->zero_bytes += len;
+	} else {
+		r = mig_pread_all(d->fd, s->raw, len, off);
+		if (r < 0)
+			return reason(r, why, whylen, "cannot read %s at offset %" PRIu64 ": %s", d->path, off,
+				      r == -EIO ? "input/output error, or the disk shrank" : strerror(-r));
+		if (mig_all_zero(s->raw, len)) {
+			n = mig_stream_encode_empty(s->out, s->outcap, di, MIG_CHUNK_ZERO, off, len);
+			mig_digest_add_zero(&d->digest, len);
+			d->zero_bytes += len;
+		} else {
+			n = mig_stream_encode_data(s->out, s->outcap, di, off, s->raw, len, s->o.level);
+			if (n > 0) {
+				/* The chunk's SHA-256 sits at a fixed place in the record. */
+				mig_digest_add(&d->digest, len, s->out + MIG_STREAM_RECORD_HDR + 24);
+				d->data_bytes += len;
+			}
+		}
+	}
+	if (n < 0)
+		return reason((int)n, why, whylen, "cannot encode %s at offset %" PRIu64 ": %s", d->path, off, strerror((int)-n));
+	d->pos += len;
+	d->wire_bytes += (uint64_t)n;
+	*ret_len = (size_t)n;
+	return 0;
+}
+
+int mig_source_next(struct mig_source *s, const uint8_t **ret_buf, size_t *ret_len,
+		    char *why, size_t whylen)
+{
+	ssize_t n;
+	int r;
+
+	why[0] = '\0';
+	switch (s->phase) {
+	case P_STREAM:
+		n = encode_stream_header(s, s->out, s->outcap);
+		s->phase = P_DISKS;
+		s->cur = 0;
+		break;
+	case P_DISKS:
+		n = encode_disk_header(s, s->cur, s->out, s->outcap);
+		if (++s->cur == s->ndisks) {
+			s->phase = P_CHUNKS;
+			s->cur = 0;
+		}
+		break;
+	case P_CHUNKS: {
+		while (s->cur < s->ndisks && s->disks[s->cur].skip)
+			s->cur++;
+		if (s->cur == s->ndisks) {
+			n = mig_stream_encode_end(s->out, s->outcap);
+			s->phase = P_DONE;
+			break;
+		}
+		struct mig_src_disk *d = &s->disks[s->cur];
+		if (d->pos < d->size) {
+			size_t len;
+			r = next_chunk(s, d, (uint32_t)s->cur, &len, why, whylen);
+			if (r < 0)
+				return r;
+			n = (ssize_t)len;
+		} else {
+			struct mig_trailer t = { .disk = (uint32_t)s->cur, .bytes = d->size, .chunks = d->digest.chunks };
+			mig_digest_final(&d->digest, t.sha256);
+			n = mig_stream_encode_trailer(s->out, s->outcap, &t);
+			d->skip = true;     /* done with it */
+		}
+		break;
+	}
+	default:
+		return 1;
+	}
+	if (n < 0)
+		return reason((int)n, why, whylen, "cannot encode the stream: %s", strerror((int)-n));
+	*ret_buf = s->out;
+	*ret_len = (size_t)n;
+	return 0;
+}

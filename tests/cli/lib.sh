@@ -100,3 +100,26 @@ compare_with_reference() {
 	done
 	return $bad
 }
+
+# mk_copy_source IMG: a 128 MiB GPT disk for the copy tests: partition 1 a
+# 32 MiB ext4 about half full of random files, partition 2 with 20 MiB of
+# random data amid zeros, and zeros elsewhere.
+mk_copy_source() {
+	local img=$1 d=$SCRATCH/src-files
+	rm -rf "$d"; mkdir -p "$d/sub"
+	head -c 9M /dev/urandom >"$d/big.bin"
+	head -c 5M /dev/urandom >"$d/sub/mid.bin"
+	echo hello >"$d/sub/small.txt"
+	truncate -s 128M "$img"
+	printf 'label: gpt\nsize=32M, name=root\nsize=64M, name=data\n' | sfdisk -q "$img"
+	mkfs_file "$SCRATCH/src-fs.img" 32M ext4 -d "$d" -L copyroot
+	put_fs "$img" 1 "$SCRATCH/src-fs.img"
+	dd if=/dev/urandom of="$img" bs=1M count=20 seek=$(( $(sector_of "$img" 2) / 2048 + 8 )) \
+		conv=notrunc status=none
+	rm -rf "$d" "$SCRATCH/src-fs.img"
+}
+
+# zero_range_ok IMG OFFSET LEN: the range reads as zeros
+zero_range_ok() {
+	cmp -s -n "$3" <(tail -c +$(( $2 + 1 )) "$1") /dev/zero
+}

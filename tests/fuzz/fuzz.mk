@@ -17,7 +17,7 @@ $(B)/fuzz/%: tests/fuzz/%.c $(MIG_LIB_SRCS) $(wildcard migrator/lib/*.h)
 define run-fuzz
 	@for t in $(FUZZ_TARGETS); do \
 		mkdir -p $(B)/fuzz/corpus-$$t; \
-		tests/fuzz/seed.sh $(B)/fuzz/corpus-$$t || exit 1; \
+		MIGRATOR=$(abspath $(HOST_MIGRATOR)) tests/fuzz/seed.sh $(B)/fuzz/corpus-$$t || exit 1; \
 		echo "fuzz: $$t for $(1) s"; \
 		$(B)/fuzz/$$t -max_total_time=$(1) -max_len=1048576 -rss_limit_mb=1024 \
 			-print_final_stats=1 $(B)/fuzz/corpus-$$t 2>$(B)/fuzz/$$t.log \
@@ -27,7 +27,7 @@ define run-fuzz
 endef
 
 .PHONY: fuzz fuzz-smoke
-fuzz: $(FUZZ_BINS)
+fuzz: $(FUZZ_BINS) $(HOST_MIGRATOR)
 	$(call run-fuzz,$(FUZZ_SECONDS))
-fuzz-smoke: $(FUZZ_BINS)
+fuzz-smoke: $(FUZZ_BINS) $(HOST_MIGRATOR)
 	$(call run-fuzz,10)

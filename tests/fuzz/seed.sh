@@ -13,4 +13,10 @@ printf 'label: dos\nsize=256K, type=83, bootable\ntype=5\nsize=128K, type=c\n' |
 # only the parts that matter: the first 64 KiB of each, and the GPT's tail
 for f in gpt mbr; do head -c 65536 "$t/$f" >"$dir/seed-$f"; done
 cp "$t/gpt" "$dir/seed-gpt-whole"
+# A real stream (for the stream and receiver targets): 1 MiB, 64 KiB chunks.
+if [ -x "${MIGRATOR:-}" ]; then
+	head -c 300K /dev/urandom | dd of="$t/gpt" bs=1K seek=300 conv=notrunc status=none
+	"$MIGRATOR" send -q --chunk-size 64K --to "file://$t/s.mig" "$t/gpt" 2>/dev/null &&
+		cp "$t/s.mig" "$dir/seed-stream" && { printf '\001'; cat "$t/s.mig"; } >"$dir/seed-stream-rx"
+fi
 touch "$dir/.seeded"

@@ -364,7 +364,7 @@ int mig_source_next(struct mig_source *s, const uint8_t **ret_buf, size_t *ret_l
 		}
 		struct mig_src_disk *d = &s->disks[s->cur];
 		if (d->pos < d->size) {
-			size_t len;
+			size_t len = 0;
 			r = next_chunk(s, d, (uint32_t)s->cur, &len, why, whylen);
 			if (r < 0)
 				return r;

@@ -21,6 +21,7 @@ static const struct {
 	const char *summary;
 } commands[] = {
 	{ "inventory", cmd_inventory, "list disks, partitions, filesystems and boot facts" },
+	{ "usedmap", cmd_usedmap, "show what send --used-only would skip (free ext2/3/4 blocks)" },
 };
 
 static void usage(FILE *out)

@@ -4,11 +4,14 @@
  * BLOCK_UNINIT group. Real mke2fs images are tests/cli/usedmap.sh. */
 #include "tap.h"
 #include "extfs.h"
+#include "usedmap.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define BS      1024u
 #define BPG     256u
@@ -511,6 +514,92 @@ TEST(corruption_never_frees_a_used_block)
 	printf("# %d refused, %d accepted\n", refused, accepted);
 }
 
+/* The disk-level map of the same image as a whole-disk filesystem (libblkid
+ * finds it on a memfd): every query agrees with the expected block map. */
+TEST(usedmap_queries)
+{
+	struct opts o = { CSUM_GDT, true, true };
+	struct mig_usedmap *m = NULL;
+	uint64_t off, len, seen = 0;
+	size_t n;
+	int fd = memfd_create("usedmap", MFD_CLOEXEC);
+
+	build(&o);
+	CHECK(fd >= 0 && write(fd, img, sizeof(img)) == (ssize_t)sizeof(img));
+	CHECK(ftruncate(fd, IMG + 3 * BS) == 0);    /* a disk larger than its filesystem */
+	CHECK_INT(mig_usedmap_build(fd, IMG + 3 * BS, &m), 0);
+	close(fd);
+	if (!m)
+		return;
+	const struct mig_usedmap_area *a = mig_usedmap_areas(m, &n);
+	CHECK_INT(n, 1);
+	CHECK_INT(a[0].partno, 0);
+	CHECK_STR(a[0].fstype, "ext4");     /* 64bit: an ext4 feature */
+	CHECK_INT(a[0].status, MIG_USEDMAP_MAPPED);
+	CHECK_INT(a[0].ext.groups_uninit, 1);
+	CHECK_INT(mig_usedmap_free_bytes(m), count_expected() * BS);
+	CHECK_INT(a[0].free_bytes, count_expected() * BS);
+	CHECK_INT(mig_usedmap_min_range(m), 0);
+
+	int wrong = 0;
+	for (uint32_t b = 0; b < BLOCKS + 3; b++)
+		wrong += mig_usedmap_is_free(m, (uint64_t)b * BS, BS) != (b < BLOCKS && expected_free(b));
+	CHECK_INT(wrong, 0);
+	/* chunks of 4 blocks: the free parts found by next_free are exactly
+	 * the expected free blocks, and is_free says 1 only for all-free chunks */
+	for (uint64_t c = 0; c < IMG + 3 * BS; c += 4 * BS) {
+		uint64_t end = c + 4 * BS, p = c, nfree = 0, want = 0;
+
+		while (mig_usedmap_next_free(m, p, end, &off, &len) == 0) {
+			CHECK(off >= p && len > 0 && off + len <= end);
+			for (uint64_t b = off / BS; b < (off + len) / BS; b++)
+				wrong += !(b < BLOCKS && expected_free((uint32_t)b));
+			nfree += len;
+			p = off + len;
+		}
+		for (uint64_t b = c / BS; b < end / BS; b++)
+			want += b < BLOCKS && expected_free((uint32_t)b);
+		CHECK_INT(nfree, want * BS);
+		CHECK_INT(mig_usedmap_is_free(m, c, 4 * BS), want == 4);
+		seen += nfree;
+	}
+	CHECK_INT(wrong, 0);
+	CHECK_INT(seen, count_expected() * BS);
+	CHECK_INT(mig_usedmap_is_free(m, 1000 * BS, 0), 0);
+	CHECK_INT(mig_usedmap_is_free(m, UINT64_MAX - 10, 100), 0);
+	CHECK_INT(mig_usedmap_next_free(m, 5, 5, &off, &len), 1);
+	mig_usedmap_free(m);
+	mig_usedmap_free(NULL);
+}
+
+/* needs_recovery: the area is reported refused and nothing is free. */
+TEST(usedmap_refused_area)
+{
+	struct opts o = { CSUM_NONE, false, false };
+	struct mig_usedmap *m = NULL;
+	uint64_t off, len;
+	size_t n;
+	int fd = memfd_create("usedmap", MFD_CLOEXEC);
+
+	build(&o);
+	put32(sb() + 0x5c, 0x4);                /* has_journal: libblkid calls it ext3 */
+	put32(sb() + 0x60, 0x2 | 0x4);
+	CHECK(fd >= 0 && write(fd, img, sizeof(img)) == (ssize_t)sizeof(img));
+	CHECK_INT(mig_usedmap_build(fd, IMG, &m), 0);
+	close(fd);
+	if (!m)
+		return;
+	const struct mig_usedmap_area *a = mig_usedmap_areas(m, &n);
+	CHECK_INT(n, 1);
+	CHECK_STR(a[0].fstype, "ext3");
+	CHECK_INT(a[0].status, MIG_USEDMAP_REFUSED);
+	CHECK_INT(a[0].error, -EBADMSG);
+	CHECK(strstr(a[0].reason, "recovery") != NULL);
+	CHECK_INT(mig_usedmap_free_bytes(m), 0);
+	CHECK_INT(mig_usedmap_next_free(m, 0, IMG, &off, &len), 1);
+	mig_usedmap_free(m);
+}
+
 TEST(crc32c_known_answer)
 {
 	/* RFC 3720 B.4: 32 bytes of zeros -> 0x8a9136aa (with the usual
@@ -532,6 +621,8 @@ int main(void)
 	RUN(inconsistent_group_stays_used);
 	RUN(errors_of_the_callbacks_propagate);
 	RUN(corruption_never_frees_a_used_block);
+	RUN(usedmap_queries);
+	RUN(usedmap_refused_area);
 	RUN(crc32c_known_answer);
 	return tap_done();
 }

@@ -171,6 +171,7 @@ static uint16_t crc16(uint16_t crc, const void *buf, size_t len)
 	return crc;
 }
 
+/* Sets the reason a filesystem is refused; returns err. */
 static int refuse(struct fs *f, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int refuse(struct fs *f, int err, const char *fmt, ...)
 {
@@ -185,7 +186,7 @@ static int refuse(struct fs *f, int err, const char *fmt, ...)
 static int read_block(struct fs *f, uint64_t blk, uint8_t *buf)
 {
 	if (blk >= f->blocks)
-		return -EBADMSG;
+		return refuse(f, -EBADMSG, "block %llu is outside the filesystem", (unsigned long long)blk);
 	return f->rd(f->ctx, buf, f->bs, blk * f->bs);
 }
 
@@ -334,29 +335,54 @@ static bool is_uninit(const struct fs *f, const uint8_t *d)
 	return (f->gdt_csum || f->metadata_csum) && (le16(d + GD_FLAGS) & BG_BLOCK_UNINIT);
 }
 
-static int check_descriptors(struct fs *f)
+/* One group descriptor, checked. */
+struct gd {
+	uint64_t bb, ib, it;    /* block bitmap, inode bitmap, inode table */
+	uint32_t free;
+	bool uninit;
+	const uint8_t *raw;     /* valid until the next load_desc() */
+};
+
+/* Reads and checks group g's descriptor: checksum, bounds, free count. Both
+ * passes call it, so the second never trusts what the first saw. */
+static int load_desc(struct fs *f, uint32_t g, struct gd *ret)
 {
 	const uint8_t *d;
 	int r;
 
-	for (uint32_t g = 0; g < f->groups; g++) {
-		if ((r = get_desc(f, g, &d)) < 0)
-			return r;
-		if ((f->gdt_csum || f->metadata_csum) && !csum_ok(desc_csum_ok(f, g, d)))
-			return refuse(f, -EBADMSG, "group %u: descriptor checksum mismatch", g);
-		uint64_t bb = desc_u64(f, d, GD_BLOCK_BITMAP, GD_BLOCK_BITMAP_HI);
-		uint64_t ib = desc_u64(f, d, GD_INODE_BITMAP, GD_INODE_BITMAP_HI);
-		uint64_t it = desc_u64(f, d, GD_INODE_TABLE, GD_INODE_TABLE_HI);
+	if ((r = get_desc(f, g, &d)) < 0)
+		return r;
+	if ((f->gdt_csum || f->metadata_csum) && !csum_ok(desc_csum_ok(f, g, d)))
+		return refuse(f, -EBADMSG, "group %u: descriptor checksum mismatch", g);
+	struct gd gd = {
+		.bb = desc_u64(f, d, GD_BLOCK_BITMAP, GD_BLOCK_BITMAP_HI),
+		.ib = desc_u64(f, d, GD_INODE_BITMAP, GD_INODE_BITMAP_HI),
+		.it = desc_u64(f, d, GD_INODE_TABLE, GD_INODE_TABLE_HI),
+		.free = desc_free(f, d),
+		.uninit = is_uninit(f, d),
+		.raw = d,
+	};
+	if (!in_fs(f, gd.bb, 1) || !in_fs(f, gd.ib, 1) || !in_fs(f, gd.it, f->itb))
+		return refuse(f, -EBADMSG, "group %u: bitmaps or inode table outside the filesystem", g);
+	if (gd.free > group_nblocks(f, g))
+		return refuse(f, -EBADMSG, "group %u: more free blocks than blocks", g);
+	*ret = gd;
+	return 0;
+}
 
-		if (!in_fs(f, bb, 1) || !in_fs(f, ib, 1) || !in_fs(f, it, f->itb))
-			return refuse(f, -EBADMSG, "group %u: bitmaps or inode table outside the filesystem", g);
-		if (desc_free(f, d) > group_nblocks(f, g))
-			return refuse(f, -EBADMSG, "group %u: more free blocks than blocks", g);
-		if (is_uninit(f, d))
+static int check_descriptors(struct fs *f)
+{
+	struct gd gd;
+	int r;
+
+	for (uint32_t g = 0; g < f->groups; g++) {
+		if ((r = load_desc(f, g, &gd)) < 0)
+			return r;
+		if (gd.uninit)
 			f->info->groups_uninit++;
-		mark_foreign(f, g, bb, 1);
-		mark_foreign(f, g, ib, 1);
-		mark_foreign(f, g, it, f->itb);
+		mark_foreign(f, g, gd.bb, 1);
+		mark_foreign(f, g, gd.ib, 1);
+		mark_foreign(f, g, gd.it, f->itb);
 	}
 	return 0;
 }
@@ -370,15 +396,11 @@ static void set_bits(uint8_t *bm, uint64_t from, uint64_t to)
 /* The block bitmap of a BLOCK_UNINIT group as ext4_init_block_bitmap()
  * builds it: the superblock and descriptor copies at the start, and the
  * group's own bitmaps and inode table where they lie inside it. */
-static void uninit_bitmap(struct fs *f, uint32_t g, const uint8_t *d)
+static void uninit_bitmap(struct fs *f, uint32_t g, const struct gd *gd)
 {
 	uint64_t start = group_first(f, g), n = group_nblocks(f, g);
 	uint64_t base = base_meta_blocks(f, g);
-	uint64_t own[3][2] = {
-		{ desc_u64(f, d, GD_BLOCK_BITMAP, GD_BLOCK_BITMAP_HI), 1 },
-		{ desc_u64(f, d, GD_INODE_BITMAP, GD_INODE_BITMAP_HI), 1 },
-		{ desc_u64(f, d, GD_INODE_TABLE, GD_INODE_TABLE_HI), f->itb },
-	};
+	uint64_t own[3][2] = { { gd->bb, 1 }, { gd->ib, 1 }, { gd->it, f->itb } };
 
 	memset(f->blk, 0, f->bs);
 	set_bits(f->blk, 0, base < n ? base : n);
@@ -468,16 +490,16 @@ static int deliver(struct fs *f, const uint8_t *bm, uint32_t n, uint64_t start)
 static int walk_bitmaps(struct fs *f, uint64_t *ret_bitmap_free)
 {
 	uint64_t bitmap_free = 0;
-	const uint8_t *d;
+	struct gd gd;
 	int r;
 
 	for (uint32_t g = 0; g < f->groups; g++) {
-		if ((r = get_desc(f, g, &d)) < 0)
+		if ((r = load_desc(f, g, &gd)) < 0)
 			return r;
-		uint32_t n = group_nblocks(f, g), dfree = desc_free(f, d);
-		bool uninit = is_uninit(f, d);
+		uint32_t n = group_nblocks(f, g), dfree = gd.free;
+		const uint8_t *d = gd.raw;
 
-		if (uninit) {
+		if (gd.uninit) {
 			if (f->foreign[g / 8] & (1u << (g % 8))) {
 				/* Another group's metadata lives here, yet the kernel would
 				 * not mark it: a layout mke2fs never makes. Keep it all. */
@@ -485,11 +507,9 @@ static int walk_bitmaps(struct fs *f, uint64_t *ret_bitmap_free)
 				bitmap_free += dfree;
 				continue;
 			}
-			uninit_bitmap(f, g, d);
+			uninit_bitmap(f, g, &gd);
 		} else {
-			uint64_t bb = desc_u64(f, d, GD_BLOCK_BITMAP, GD_BLOCK_BITMAP_HI);
-
-			if ((r = read_block(f, bb, f->blk)) < 0)
+			if ((r = read_block(f, gd.bb, f->blk)) < 0)
 				return r;
 			if (f->metadata_csum) {
 				uint32_t c = mig_crc32c(f->csum_seed, f->blk, f->bpg / 8);

@@ -347,7 +347,7 @@ struct gd {
  * passes call it, so the second never trusts what the first saw. */
 static int load_desc(struct fs *f, uint32_t g, struct gd *ret)
 {
-	const uint8_t *d;
+	const uint8_t *d = NULL;
 	int r;
 
 	if ((r = get_desc(f, g, &d)) < 0)

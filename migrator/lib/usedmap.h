@@ -23,7 +23,7 @@
 /* At most this many free ranges are kept: past it, the shortest ranges are
  * dropped (they stay "used"), doubling the minimum length each time. */
 #define MIG_USEDMAP_MAX_RANGES  (1u << 20)
-#define MIG_USEDMAP_MAX_AREAS   256         /* partitions looked at */
+#define MIG_USEDMAP_MAX_AREAS   256         /* partitions looked at; any further stay used */
 
 enum mig_usedmap_status {
 	MIG_USEDMAP_MAPPED,     /* ext2/3/4: its free blocks are in the map */

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Seeds a fuzz corpus directory with small real disk images (MBR, GPT, GRUB
-# boot sector), once. Fuzzing starts from structure, not from nothing.
+# boot sector, ext2/ext4 filesystems of a few groups), once. Fuzzing starts from structure, not from nothing.
 set -eu
 dir=$1
 [ -e "$dir/.seeded" ] && exit 0
@@ -18,5 +18,15 @@ if [ -x "${MIGRATOR:-}" ]; then
 	head -c 300K /dev/urandom | dd of="$t/gpt" bs=1K seek=300 conv=notrunc status=none
 	"$MIGRATOR" send -q --chunk-size 64K --to "file://$t/s.mig" "$t/gpt" 2>/dev/null &&
 		cp "$t/s.mig" "$dir/seed-stream" && { printf '\001'; cat "$t/s.mig"; } >"$dir/seed-stream-rx"
+fi
+# ext2/3/4 (extfs, and the inventory's probe): 1 MiB at most, several groups,
+# BLOCK_UNINIT groups with crc32c and with crc16 checksums, meta_bg
+if command -v mke2fs >/dev/null; then
+	mkext() { n=$1 size=$2; shift 2; truncate -s "$size" "$t/$n"; mke2fs -q -F "$@" "$t/$n" && cp "$t/$n" "$dir/seed-$n"; }
+	mkext ext2 256K -t ext2 -b 1024 -N 32
+	mkext ext4 1M -t ext4 -b 1024 -g 256 -N 64 -O ^has_journal
+	mkext ext4-4k 1M -t ext4 -b 4096 -N 32 -O ^has_journal
+	mkext ext4-meta-bg 1M -t ext4 -b 1024 -g 256 -N 64 -O ^has_journal,meta_bg,^resize_inode
+	mkext ext4-uninit-bg 1M -t ext4 -b 1024 -g 256 -N 64 -O ^has_journal,^metadata_csum,uninit_bg,^64bit
 fi
 touch "$dir/.seeded"

@@ -7,6 +7,7 @@
 #include "../lib/inventory.h"
 #include "../lib/receiver.h"
 #include "../lib/source.h"
+#include "../lib/usedmap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -267,6 +268,23 @@ int cmd_send(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	progress_init(&c.pg, "send", quiet);
+	for (size_t i = 0; so.used_only && i < c.src->ndisks; i++) {
+		size_t na;
+		const struct mig_usedmap_area *a = mig_usedmap_areas(c.src->disks[i].used, &na);
+		char msg[512], fb[32];
+		for (size_t k = 0; k < na; k++) {
+			if (a[k].status == MIG_USEDMAP_OTHER)
+				continue;
+			human_bytes(a[k].free_bytes, fb, sizeof(fb));
+			if (a[k].status == MIG_USEDMAP_MAPPED)
+				snprintf(msg, sizeof(msg), "%s partition %zu (%s): %s free, not sent", c.src->disks[i].path,
+					 a[k].partno, a[k].fstype, fb);
+			else
+				snprintf(msg, sizeof(msg), "%s partition %zu (%s): sent whole: %s", c.src->disks[i].path,
+					 a[k].partno, a[k].fstype, a[k].reason);
+			progress_log(&c.pg, msg);
+		}
+	}
 	t0 = mono_ns();
 	if (https) {
 		co.url = to;

@@ -2,6 +2,7 @@
 #include "source.h"
 #include "fileio.h"
 #include "stream.h"
+#include "usedmap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -152,8 +153,11 @@ int mig_source_open(char *const *paths, size_t n, const struct mig_source_opts *
 				goto fail;
 			}
 		if (s->o.used_only) {
-			r = reason(-EOPNOTSUPP, why, whylen, "--used-only is not available in this build");
-			goto fail;
+			r = mig_usedmap_build(s->disks[i].fd, s->disks[i].size, &s->disks[i].used);
+			if (r < 0) {
+				reason(r, why, whylen, "%s: cannot map its used blocks: %s", paths[i], strerror(-r));
+				goto fail;
+			}
 		}
 	}
 	mig_source_seek(s, NULL, NULL);
@@ -174,6 +178,7 @@ void mig_source_free(struct mig_source *s)
 		free(s->disks[i].path);
 		free(s->disks[i].sfdisk_script);
 		free(s->disks[i].snaps);
+		mig_usedmap_free(s->disks[i].used);
 	}
 	free(s->disks);
 	free(s->out);
@@ -304,7 +309,12 @@ static int next_chunk(struct mig_source *s, struct mig_src_disk *d, uint32_t di,
 		if (off / d->commit_interval + 1 > d->snaps_valid)
 			d->snaps_valid = off / d->commit_interval + 1;
 	}
-	if (file_hole(d, off, len)) {
+	if (d->used && mig_usedmap_is_free(d->used, off, len) == 1) {
+		/* Free in the filesystem: neither read nor sent. */
+		n = mig_stream_encode_empty(s->out, s->outcap, di, MIG_CHUNK_UNUSED, off, len);
+		mig_digest_add_zero(&d->digest, len);
+		d->unused_bytes += len;
+	} else if (file_hole(d, off, len)) {
 		n = mig_stream_encode_empty(s->out, s->outcap, di, MIG_CHUNK_ZERO, off, len);
 		mig_digest_add_zero(&d->digest, len);
 		d->zero_bytes += len;
@@ -313,6 +323,14 @@ static int next_chunk(struct mig_source *s, struct mig_src_disk *d, uint32_t di,
 		if (r < 0)
 			return reason(r, why, whylen, "cannot read %s at offset %" PRIu64 ": %s", d->path, off,
 				      r == -EIO ? "input/output error, or the disk shrank" : strerror(-r));
+		/* Free blocks inside a chunk that is partly in use travel as
+		 * zeros: what the target gets is the image as sent. */
+		uint64_t fo, fl, at = off;
+		while (d->used && mig_usedmap_next_free(d->used, at, off + len, &fo, &fl) == 0) {
+			memset(s->raw + (fo - off), 0, (size_t)fl);
+			d->unused_bytes += fl;
+			at = fo + fl;
+		}
 		if (mig_all_zero(s->raw, len)) {
 			n = mig_stream_encode_empty(s->out, s->outcap, di, MIG_CHUNK_ZERO, off, len);
 			mig_digest_add_zero(&d->digest, len);

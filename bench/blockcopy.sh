@@ -77,7 +77,8 @@ migrator() { # IMG [send options]: seconds; sets RSS_TX RSS_RX (KiB)
 	jq -r .token "$DIR/info.json" >"$DIR/tok"
 	t0=$(now)
 	/usr/bin/time -f %M -o "$DIR/rss.tx" "$M" send -q "$@" --to "https://127.0.0.1:$(jq -r .port "$DIR/info.json")" \
-		--pin "$(jq -r .pin "$DIR/info.json")" --token-file "$DIR/tok" "$img" 2>"$DIR/tx.err"
+		--pin "$(jq -r .pin "$DIR/info.json")" --token-file "$DIR/tok" "$img" 2>"$DIR/tx.err" ||
+		{ kill $rx; wait $rx; cat "$DIR/tx.err" >&2; return 1; }
 	wait $rx
 	t1=$(now)
 	RSS_TX=$(cat "$DIR/rss.tx") RSS_RX=$(cat "$DIR/rss.rx")
@@ -85,12 +86,12 @@ migrator() { # IMG [send options]: seconds; sets RSS_TX RSS_RX (KiB)
 }
 
 pipe_s=$(pipeline "$IMG")
-migrator "$IMG"
+migrator "$IMG" || exit 1
 mig_s=$(cat "$DIR/secs"); rss1="$RSS_TX/$RSS_RX"
 cmp -s "$IMG" "$T" || { echo "migrator: copy differs" >&2; exit 1; }
 
 ext_pipe_s=$(pipeline "$EXT")
-migrator "$EXT"
+migrator "$EXT" || exit 1
 ext_full_s=$(cat "$DIR/secs")
 used=0
 if "$M" send --help | grep -q -- --used-only && migrator "$EXT" --used-only 2>/dev/null; then

@@ -22,5 +22,6 @@ void cli_errorx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int cmd_inventory(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 #endif

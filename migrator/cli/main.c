@@ -21,6 +21,7 @@ static const struct {
 	const char *summary;
 } commands[] = {
 	{ "inventory", cmd_inventory, "list disks, partitions, filesystems and boot facts" },
+	{ "verify", cmd_verify, "check, read-only, that a disk set will boot" },
 };
 
 static void usage(FILE *out)

@@ -144,18 +144,86 @@ static int hex8(const uint8_t *p, uint32_t *ret)
 	return 0;
 }
 
-static uint64_t align4(uint64_t v)
+/* A sequential byte stream: the raw initrd from some offset, or what
+ * libarchive decompresses. The cpio headers are parsed here, not by
+ * libarchive's cpio reader, so the limits above hold (its reader buffers a
+ * name of whatever size the header claims). */
+struct stream {
+	const struct src *src;     /* raw: read from src at pos */
+	struct archive *a;         /* or: decompressed data from libarchive */
+	uint64_t pos;              /* bytes consumed */
+	int pushback;              /* one byte given back, or -1 */
+};
+
+/* Reads exactly len bytes. Returns 0, 1 at a clean end of data (nothing
+ * read), -EBADMSG at an end inside, or -errno. */
+static int stream_read(struct stream *st, void *buf, size_t len)
 {
-	return (v + 3) & ~(uint64_t)3;
+	size_t done = 0;
+
+	if (len && st->pushback >= 0) {
+		*(uint8_t *)buf = (uint8_t)st->pushback;
+		st->pushback = -1;
+		st->pos++;
+		if (len == 1)
+			return 0;
+		int r = stream_read(st, (uint8_t *)buf + 1, len - 1);
+		return r == 1 ? -EBADMSG : r;
+	}
+	if (st->src) {
+		if (st->pos >= st->src->size && len)
+			return 1;
+		int r = src_read(st->src, st->pos, buf, len);
+		if (r < 0)
+			return r;
+		st->pos += len;
+		return 0;
+	}
+	while (done < len) {
+		la_ssize_t n = archive_read_data(st->a, (char *)buf + done, len - done);
+		if (n < 0)
+			return -EBADMSG;
+		if (n == 0)
+			return done ? -EBADMSG : 1;
+		done += (size_t)n;
+	}
+	st->pos += len;
+	return 0;
 }
 
-/* Walks one uncompressed newc archive at *off; leaves *off after its
- * trailer. Returns 0 or -errno. */
-static int walk_newc(const struct src *s, uint64_t *off, struct mig_initrd_info *info)
+static int stream_skip(struct stream *st, uint64_t len)
+{
+	uint8_t buf[4096];
+
+	if (st->src) {
+		if (len > st->src->size - st->pos)
+			return -EBADMSG;
+		st->pos += len;
+		return 0;
+	}
+	while (len) {
+		size_t n = len < sizeof(buf) ? (size_t)len : sizeof(buf);
+		int r = stream_read(st, buf, n);
+		if (r)
+			return r > 0 ? -EBADMSG : r;
+		len -= n;
+	}
+	return 0;
+}
+
+static int stream_align4(struct stream *st)
+{
+	return stream_skip(st, (4 - (st->pos & 3)) & 3);
+}
+
+/* Walks one newc archive from the stream's position to its trailer.
+ * Returns 0 after the trailer, 1 if the stream ended before any header,
+ * or -errno. */
+static int walk_newc(struct stream *st, struct mig_initrd_info *info)
 {
 	uint8_t h[NEWC_HDR];
 	char *name = malloc(MIG_INITRD_NAME_MAX + 1);
-	uint64_t pos = *off;
+	bool first = true;
 	int r;
 
 	if (!name)
@@ -163,25 +231,24 @@ static int walk_newc(const struct src *s, uint64_t *off, struct mig_initrd_info 
 	for (;;) {
 		uint32_t filesize, namesize;
 
-		if ((r = src_read(s, pos, h, sizeof(h))) < 0)
-			goto out;
-		if (memcmp(h, "070701", 6) && memcmp(h, "070702", 6)) {
-			r = -EBADMSG;
-			goto out;
-		}
-		if ((r = hex8(h + 54, &filesize)) < 0 || (r = hex8(h + 94, &namesize)) < 0)
-			goto out;
-		if (namesize == 0 || namesize > MIG_INITRD_NAME_MAX) {
-			r = -EBADMSG;
-			goto out;
-		}
-		if ((r = src_read(s, pos + NEWC_HDR, name, namesize)) < 0)
-			goto out;
-		name[namesize] = 0;
-		pos = align4(pos + NEWC_HDR + namesize);
-		if (!strcmp(name, "TRAILER!!!")) {
-			pos += filesize;
+		r = stream_read(st, h, sizeof(h));
+		if (r == 1 && first)
 			break;
+		if (r)
+			goto bad;
+		first = false;
+		if ((memcmp(h, "070701", 6) && memcmp(h, "070702", 6)) ||
+		    hex8(h + 54, &filesize) < 0 || hex8(h + 94, &namesize) < 0 ||
+		    namesize == 0 || namesize > MIG_INITRD_NAME_MAX) {
+			r = -EBADMSG;
+			goto out;
+		}
+		if ((r = stream_read(st, name, namesize)) || (r = stream_align4(st)))
+			goto bad;
+		name[namesize] = 0;
+		if (!strcmp(name, "TRAILER!!!")) {
+			r = stream_skip(st, filesize);
+			goto out;
 		}
 		if (++info->entries > MIG_INITRD_MAX_ENTRIES) {
 			r = -E2BIG;
@@ -194,23 +261,23 @@ static int walk_newc(const struct src *s, uint64_t *off, struct mig_initrd_info 
 				r = -ENOMEM;
 				goto out;
 			}
-			if ((r = src_read(s, pos, text, filesize)) == 0)
+			if ((r = stream_read(st, text, filesize)) == 0)
 				builtin_list(info, text, filesize);
 			free(text);
-			if (r < 0)
-				goto out;
+			if (r)
+				goto bad;
+		} else if ((r = stream_skip(st, filesize))) {
+			goto bad;
 		}
-		if (filesize > s->size - pos) {
-			r = -EBADMSG;
-			goto out;
-		}
-		pos = align4(pos + filesize);
+		if ((r = stream_align4(st)))
+			goto bad;
 	}
-	*off = pos;
-	r = 0;
 out:
 	free(name);
 	return r;
+bad:
+	free(name);
+	return r > 0 ? -EBADMSG : r;
 }
 
 static const char *filter_name(int code)
@@ -239,7 +306,8 @@ static int compression_supported(const uint8_t *m, size_t n)
 	return 0;
 }
 
-/* Reads the compressed archive starting at off with libarchive. */
+/* Decompresses from off with libarchive (filters only: its "raw" format)
+ * and walks the cpio archives inside. */
 static int read_compressed(const struct src *s, uint64_t off, struct mig_initrd_info *info)
 {
 	struct archive *a = archive_read_new();
@@ -261,7 +329,7 @@ static int read_compressed(const struct src *s, uint64_t off, struct mig_initrd_
 		archive_read_support_filter_lz4(a);
 	if (archive_bzlib_version())
 		archive_read_support_filter_bzip2(a);
-	archive_read_support_format_cpio(a);
+	archive_read_support_format_raw(a);
 	if (s->mem) {
 		r = archive_read_open_memory(a, s->mem + off, (size_t)(s->size - off));
 	} else {
@@ -271,38 +339,29 @@ static int read_compressed(const struct src *s, uint64_t off, struct mig_initrd_
 		}
 		r = archive_read_open_fd(a, s->fd, 65536);
 	}
-	if (r != ARCHIVE_OK) {
-		r = -EBADMSG;
+	if (r != ARCHIVE_OK || archive_read_next_header(a, &e) != ARCHIVE_OK ||
+	    archive_filter_code(a, 0) == ARCHIVE_FILTER_NONE) {
+		r = -EBADMSG;       /* not a compression we know: garbage after the cpio */
 		goto out;
 	}
-	info->segments++;
-	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
-		const char *name = archive_entry_pathname(e);
-
-		if (++info->entries > MIG_INITRD_MAX_ENTRIES) {
-			r = -E2BIG;
-			goto out;
-		}
-		if (!name)
-			continue;
-		info->modules |= mig_driver_from_path(name);
-		la_int64_t size = archive_entry_size(e);
-		if (is_builtin_list(name) && size >= 0 && size <= MIG_INITRD_BUILTIN_MAX) {
-			char *text = malloc(size ? (size_t)size : 1);
-			if (!text) {
-				r = -ENOMEM;
-				goto out;
-			}
-			la_ssize_t got = archive_read_data(a, text, (size_t)size);
-			if (got > 0)
-				builtin_list(info, text, (size_t)got);
-			free(text);
-		}
-	}
 	info->compression = filter_name(archive_filter_code(a, 0));
-	/* A stream that breaks off mid-way still told us what it holds so far,
-	 * but the initrd would not unpack: report it. */
-	r = r == ARCHIVE_EOF ? 0 : -EBADMSG;
+	struct stream st = { .a = a, .pushback = -1 };
+	/* cpio archives back to back, zero padding between them */
+	for (r = 0; r == 0;) {
+		if (info->segments >= MIG_INITRD_MAX_SEGMENTS) {
+			r = -E2BIG;
+			break;
+		}
+		if ((r = walk_newc(&st, info)) != 0)
+			break;
+		info->segments++;
+		uint8_t z;
+		while ((r = stream_read(&st, &z, 1)) == 0 && z == 0)
+			;
+		if (r == 0)
+			st.pushback = z, st.pos--;
+	}
+	r = r == 1 ? 0 : r;
 out:
 	archive_read_free(a);
 	return r;
@@ -331,8 +390,10 @@ static int scan(const struct src *s, struct mig_initrd_info *ret)
 			return -E2BIG;
 		if (s->size - off >= 6 && src_read(s, off, m, 6) == 0 &&
 		    (!memcmp(m, "070701", 6) || !memcmp(m, "070702", 6))) {
-			if ((r = walk_newc(s, &off, &info)) < 0)
-				return r;
+			struct stream st = { .src = s, .pos = off, .pushback = -1 };
+			if ((r = walk_newc(&st, &info)) != 0)
+				return r < 0 ? r : -EBADMSG;
+			off = st.pos;
 			info.segments++;
 			continue;
 		}

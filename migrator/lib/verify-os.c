@@ -273,8 +273,8 @@ static void check_boot_dir(struct vctx *c, const struct vfs *f)
 	if (fd >= 0 && fstatvfs(fd, &sv) == 0 && largest) {
 		uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
 		enum mig_verdict v = avail >= 2 * largest ? MIG_PASS : avail >= largest ? MIG_WARN : MIG_FAIL;
-		vresult(c, "boot.space", v, subject, "%llu MiB free, largest initrd %llu MiB%s",
-			(unsigned long long)(avail >> 20), (unsigned long long)(largest >> 20),
+		vresult(c, "boot.space", v, subject, "%.1f MiB free, largest initrd %.1f MiB%s",
+			(double)avail / (1 << 20), (double)largest / (1 << 20),
 			v == MIG_PASS ? "" : ": too little room to rebuild an initrd (2x needed)");
 	}
 	if (fd >= 0)

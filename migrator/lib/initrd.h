@@ -2,9 +2,10 @@
  *
  * An initrd is one or more cpio (newc) archives back to back: typically an
  * uncompressed early cpio (CPU microcode), then the main archive compressed
- * with gzip, xz, lzma, zstd or lz4. The uncompressed archives are walked
- * here, header by header, as the kernel does; the compressed rest is read
- * with libarchive. Modules are recognised by file name (virtio_blk.ko,
+ * with gzip, xz, lzma, zstd or lz4. libarchive decompresses (its filters,
+ * "raw" format); the cpio headers, compressed or not, are walked here,
+ * header by header as the kernel does, so every size stays under the
+ * limits below. Modules are recognised by file name (virtio_blk.ko,
  * virtio_blk.ko.xz, ...; '-' and '_' are the same) and by the
  * lib/modules/VERSION/modules.builtin list inside the archive.
  *

@@ -5,7 +5,7 @@
 
 MIG_LIB_SRCS := $(sort $(wildcard migrator/lib/*.c))
 MIG_CLI_SRCS := $(sort $(wildcard migrator/cli/*.c))
-MIG_PKGS := blkid fdisk nettle libzstd gnutls libmicrohttpd libcurl
+MIG_PKGS := blkid fdisk nettle libzstd gnutls libmicrohttpd libcurl liblzma libarchive
 
 # --- host build (tests) -------------------------------------------------------
 HOST_PKG_CFLAGS := $(shell pkg-config --cflags $(MIG_PKGS) 2>/dev/null)

@@ -25,5 +25,6 @@ int cmd_inventory(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_receive(int argc, char **argv);
 int cmd_usedmap(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 #endif

@@ -24,6 +24,7 @@ static const struct {
 	{ "send", cmd_send, "copy disks to a receiver, an image or stream file, or a disk" },
 	{ "receive", cmd_receive, "write the disks a sender streams (HTTPS or a .mig file)" },
 	{ "usedmap", cmd_usedmap, "show what send --used-only would skip (free ext2/3/4 blocks)" },
+	{ "verify", cmd_verify, "check, read-only, that a disk set will boot" },
 };
 
 static void usage(FILE *out)

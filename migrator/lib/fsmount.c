@@ -1,0 +1,176 @@
+/* fsmount.c — see fsmount.h. */
+#include "fsmount.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/loop.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#define LOOP_TRIES 16   /* another process may grab the free device first */
+
+struct mig_fsmount {
+	char dir[256];
+	int loop_fd;
+	bool mounted;
+};
+
+static const struct {
+	const char *type;       /* blkid's name */
+	const char *mount_type; /* the kernel's */
+	const char *opts[3];    /* tried in order until one works */
+} types[] = {
+	{ "ext4", "ext4", { "noload", NULL } },
+	{ "ext3", "ext4", { "noload", NULL } },   /* the ext4 driver reads ext2/3 */
+	{ "ext2", "ext4", { "noload", NULL } },
+	{ "xfs", "xfs", { "norecovery,nouuid", NULL } },
+	{ "btrfs", "btrfs", { "rescue=nologreplay", "nologreplay", NULL } },
+	{ "vfat", "vfat", { "", NULL } },
+};
+
+static int type_index(const char *fstype)
+{
+	for (size_t i = 0; fstype && i < sizeof(types) / sizeof(types[0]); i++)
+		if (!strcmp(types[i].type, fstype))
+			return (int)i;
+	return -1;
+}
+
+bool mig_fsmount_supported(const char *fstype)
+{
+	return type_index(fstype) >= 0;
+}
+
+/* Binds a free loop device read-only to [offset, offset+size) of backing.
+ * Returns the loop device's fd or -errno. AUTOCLEAR: the kernel detaches it
+ * once it is unmounted and the fd closed, even if we die in between. */
+static int loop_attach(int backing, uint64_t offset, uint64_t size, char *name, size_t namelen)
+{
+	int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	int r = -EBUSY;
+
+	if (ctl < 0)
+		return errno == ENOENT ? -ENODEV : -errno;
+	for (int t = 0; t < LOOP_TRIES && r == -EBUSY; t++) {
+		int n = ioctl(ctl, LOOP_CTL_GET_FREE);
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		snprintf(name, namelen, "/dev/loop%d", n);
+		int fd = open(name, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			/* no udev to create the node: make it ourselves */
+			if (errno == ENOENT && mknod(name, 0600 | S_IFBLK, makedev(7, n)) == 0)
+				fd = open(name, O_RDONLY | O_CLOEXEC);
+			if (fd < 0) {
+				r = -errno;
+				break;
+			}
+		}
+		struct loop_config cfg = { .fd = (uint32_t)backing };
+		cfg.info.lo_offset = offset;
+		cfg.info.lo_sizelimit = size;
+		cfg.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
+		if (ioctl(fd, LOOP_CONFIGURE, &cfg) == 0) {
+			close(ctl);
+			return fd;
+		}
+		r = -errno;
+		if (r == -EINVAL || r == -ENOTTY) {
+			/* before Linux 5.8: the two-step way */
+			struct loop_info64 info = cfg.info;
+			if (ioctl(fd, LOOP_SET_FD, backing) == 0) {
+				if (ioctl(fd, LOOP_SET_STATUS64, &info) == 0) {
+					close(ctl);
+					return fd;
+				}
+				r = -errno;
+				ioctl(fd, LOOP_CLR_FD, 0);
+			} else {
+				r = -errno;
+			}
+		}
+		close(fd);
+	}
+	close(ctl);
+	return r;
+}
+
+int mig_fsmount_open(const char *path, uint64_t offset, uint64_t size, const char *fstype,
+		     struct mig_fsmount **ret)
+{
+	struct mig_fsmount *m;
+	char loopname[64];
+	int ti = type_index(fstype), backing, r;
+
+	if (ti < 0)
+		return -EOPNOTSUPP;
+	if (!(m = calloc(1, sizeof(*m))))
+		return -ENOMEM;
+	m->loop_fd = -1;
+	const char *tmp = getenv("TMPDIR");
+	snprintf(m->dir, sizeof(m->dir), "%s/migrator-fs.XXXXXX", tmp && *tmp == '/' && strlen(tmp) < 200 ? tmp : "/tmp");
+	if (!mkdtemp(m->dir)) {
+		r = -errno;
+		free(m);
+		return r;
+	}
+	backing = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (backing < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = loop_attach(backing, offset, size, loopname, sizeof(loopname));
+	close(backing);     /* the loop device holds its own reference */
+	if (r < 0)
+		goto fail;
+	m->loop_fd = r;
+	r = -EINVAL;
+	for (size_t i = 0; i < 3 && types[ti].opts[i]; i++) {
+		if (mount(loopname, m->dir, types[ti].mount_type,
+			  MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, types[ti].opts[i]) == 0) {
+			m->mounted = true;
+			*ret = m;
+			return 0;
+		}
+		r = -errno;
+	}
+fail:
+	mig_fsmount_close(m);
+	return r;
+}
+
+const char *mig_fsmount_dir(const struct mig_fsmount *m)
+{
+	return m->dir;
+}
+
+int mig_fsmount_close(struct mig_fsmount *m)
+{
+	int r = 0;
+
+	if (!m)
+		return 0;
+	if (m->mounted && umount2(m->dir, 0) < 0) {
+		r = -errno;
+		if (umount2(m->dir, MNT_DETACH) == 0)
+			r = 0;
+	}
+	if (m->loop_fd >= 0) {
+		/* AUTOCLEAR detaches it on close; clearing by hand covers the
+		 * pre-5.8 path. EBUSY/ENXIO here just mean "already going". */
+		ioctl(m->loop_fd, LOOP_CLR_FD, 0);
+		close(m->loop_fd);
+	}
+	if (rmdir(m->dir) < 0 && r == 0 && errno != ENOENT)
+		r = -errno;
+	free(m);
+	return r;
+}

@@ -1,0 +1,42 @@
+/* fsmount.h — a filesystem on a disk or image, mounted read-only for reading.
+ *
+ * The area [offset, offset+size) of path (a block device or an image file)
+ * gets its own loop device, configured read-only (LO_FLAGS_READ_ONLY, the
+ * backing file opened O_RDONLY) with LOOP_CONFIGURE, and is mounted with
+ * MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC and the option that skips journal
+ * replay: "noload" (ext2/3/4), "norecovery,nouuid" (XFS), "nologreplay"
+ * (btrfs). A journal that needs replay therefore stays unreplayed; nothing
+ * is written to the disk. The mount point is a fresh directory under
+ * $TMPDIR (or /tmp). Plain syscalls; no libmount, no udev.
+ *
+ * Ownership: mig_fsmount_close() unmounts, detaches the loop device and
+ * removes the directory; call it on every path (it accepts NULL).
+ */
+#ifndef MIGRATOR_FSMOUNT_H
+#define MIGRATOR_FSMOUNT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct mig_fsmount;
+
+/* True for the filesystem types (blkid names) this module mounts:
+ * ext2, ext3, ext4, xfs, btrfs, vfat. */
+bool mig_fsmount_supported(const char *fstype);
+
+/* Mounts the area read-only. Returns 0 and *ret; -EOPNOTSUPP for a type
+ * mig_fsmount_supported() rejects; -EPERM without CAP_SYS_ADMIN; -ENODEV
+ * if the kernel lacks the filesystem or loop support; other -errno from
+ * open, ioctl or mount(2) (e.g. -EINVAL for a corrupt filesystem). */
+int mig_fsmount_open(const char *path, uint64_t offset, uint64_t size, const char *fstype,
+		     struct mig_fsmount **ret);
+
+/* The mount point (absolute path) while mounted. */
+const char *mig_fsmount_dir(const struct mig_fsmount *m);
+
+/* Unmounts (lazily if busy), detaches the loop device, removes the mount
+ * point and frees m. Returns 0 or the first -errno met; m is freed either
+ * way. */
+int mig_fsmount_close(struct mig_fsmount *m);
+
+#endif

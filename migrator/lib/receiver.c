@@ -42,8 +42,10 @@ struct mig_receiver {
 	uint64_t stream_pos;
 	uint8_t *rbuf;
 	size_t rhave;
-	uint8_t *raw;
+	uint8_t *raw;           /* two chunk buffers: one decoded, one being written */
 	size_t rawcap;
+	int raw_idx;
+	int last_disk;          /* whose target may have a write in flight */
 };
 
 static uint64_t now_ns(void)
@@ -86,6 +88,7 @@ int mig_receiver_new(const struct mig_receiver_opts *o, struct mig_receiver **re
 	if (!r)
 		return -ENOMEM;
 	r->o = *o;
+	r->last_disk = -1;
 	r->rbuf = malloc(MIG_STREAM_RECORD_HDR + MIG_STREAM_MAX_BODY);
 	if (!r->rbuf) {
 		free(r);
@@ -259,7 +262,7 @@ static int commit(struct mig_receiver *r, size_t i)
 		return 0;
 	k = mig_target_sync(s->target);
 	if (k < 0)
-		return fail(r, k, "cannot sync %s: %s", s->target->path, strerror(-k));
+		return fail(r, k, "cannot write or sync %s: %s", s->target->path, strerror(-k));
 	k = save_journal(r, i, false);
 	if (k == 0)
 		emit(r, MIG_RX_COMMIT, &r->disks[i]);
@@ -345,20 +348,31 @@ static int on_chunk(struct mig_receiver *r, const struct mig_chunk *c)
 
 	switch (c->kind) {
 	case MIG_CHUNK_DATA: {
-		uint8_t sha[32];
+		uint8_t sha[32], *raw;
 		if (!r->raw) {
-			if (posix_memalign((void **)&r->raw, 4096, r->chunk_size))
+			if (posix_memalign((void **)&r->raw, 4096, 2 * (size_t)r->chunk_size))
 				return fail(r, -ENOMEM, "out of memory");
 			r->rawcap = r->chunk_size;
 		}
-		k = mig_stream_chunk_restore(c, r->raw, r->rawcap);
+		/* The other buffer may still be in flight on another disk's target. */
+		if (r->last_disk >= 0 && (uint32_t)r->last_disk != c->disk && r->st[r->last_disk].target)
+			(void)mig_target_flush(r->st[r->last_disk].target, NULL);
+		r->last_disk = (int)c->disk;
+		raw = r->raw + (size_t)r->raw_idx * r->chunk_size;
+		k = mig_stream_chunk_restore(c, raw, r->rawcap);
 		if (k < 0)
 			return fail(r, -EBADMSG, "disk %u: the chunk at offset %" PRIu64 " (stream offset %" PRIu64
 				    ") is corrupt: its data does not match its SHA-256; nothing of it was written",
 				    c->disk, c->offset, r->stream_pos);
-		k = mig_target_write(s->target, r->raw, c->length, c->offset);
-		if (k < 0)
-			return fail(r, k, "cannot write %s at offset %" PRIu64 ": %s", s->target->path, c->offset, strerror(-k));
+		/* Written by the target's writer thread while the next chunk is
+		 * decoded into the other buffer. */
+		k = mig_target_write_async(s->target, raw, c->length, c->offset);
+		if (k < 0) {
+			uint64_t at = c->offset;
+			(void)mig_target_flush(s->target, &at);
+			return fail(r, k, "cannot write %s at offset %" PRIu64 ": %s", s->target->path, at, strerror(-k));
+		}
+		r->raw_idx ^= 1;
 		memcpy(sha, c->sha256, 32);
 		mig_digest_add(&s->digest, c->length, sha);
 		d->written += c->length;
@@ -407,7 +421,7 @@ static int on_trailer(struct mig_receiver *r, const struct mig_trailer *t)
 		return fail(r, -EBADMSG, "disk %u: the disk digest differs from the source's: the copy is not what was read", t->disk);
 	k = mig_target_sync(s->target);
 	if (k < 0)
-		return fail(r, k, "cannot sync %s: %s", s->target->path, strerror(-k));
+		return fail(r, k, "cannot write or sync %s: %s", s->target->path, strerror(-k));
 	k = save_journal(r, t->disk, true);
 	if (k < 0)
 		return k;

@@ -319,6 +319,10 @@ static int next_chunk(struct mig_source *s, struct mig_src_disk *d, uint32_t di,
 		mig_digest_add_zero(&d->digest, len);
 		d->zero_bytes += len;
 	} else {
+		/* Ask for the next chunks now, so the disk reads them while this
+		 * one is hashed, compressed and sent. */
+		if (off + len < d->size)
+			(void)posix_fadvise(d->fd, (off_t)(off + len), 2 * (off_t)s->o.chunk_size, POSIX_FADV_WILLNEED);
 		r = mig_pread_all(d->fd, s->raw, len, off);
 		if (r < 0)
 			return reason(r, why, whylen, "cannot read %s at offset %" PRIu64 ": %s", d->path, off,

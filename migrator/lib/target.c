@@ -186,7 +186,7 @@ static bool aligned(const struct mig_target *t, const void *buf, size_t len, uin
 	return ((uintptr_t)buf % a) == 0 && len % t->sector == 0 && off % t->sector == 0;
 }
 
-int mig_target_write(struct mig_target *t, const void *buf, size_t len, uint64_t off)
+static int write_now(struct mig_target *t, const void *buf, size_t len, uint64_t off)
 {
 	if (off > t->size || len > t->size - off)
 		return -ENOSPC;
@@ -198,6 +198,84 @@ int mig_target_write(struct mig_target *t, const void *buf, size_t len, uint64_t
 		t->direct = false;
 	}
 	return mig_pwrite_all(t->fd_buffered, buf, len, off);
+}
+
+static void *writer_main(void *arg)
+{
+	struct mig_target *t = arg;
+
+	pthread_mutex_lock(&t->mu);
+	for (;;) {
+		while (!t->pending && !t->quit)
+			pthread_cond_wait(&t->cv, &t->mu);
+		if (!t->pending && t->quit)
+			break;
+		const void *buf = t->pbuf;
+		size_t len = t->plen;
+		uint64_t off = t->poff;
+		pthread_mutex_unlock(&t->mu);
+		int r = write_now(t, buf, len, off);
+		pthread_mutex_lock(&t->mu);
+		if (r < 0 && !t->err) {
+			t->err = r;
+			t->err_off = off;
+		}
+		t->pending = false;
+		pthread_cond_broadcast(&t->cv);
+	}
+	pthread_mutex_unlock(&t->mu);
+	return NULL;
+}
+
+int mig_target_flush(struct mig_target *t, uint64_t *ret_off)
+{
+	int r;
+
+	if (!t->writer_started)
+		return 0;
+	pthread_mutex_lock(&t->mu);
+	while (t->pending)
+		pthread_cond_wait(&t->cv, &t->mu);
+	r = t->err;
+	if (r < 0 && ret_off)
+		*ret_off = t->err_off;
+	pthread_mutex_unlock(&t->mu);
+	return r;
+}
+
+int mig_target_write_async(struct mig_target *t, const void *buf, size_t len, uint64_t off)
+{
+	int r;
+
+	if (off > t->size || len > t->size - off)
+		return -ENOSPC;
+	if (!t->writer_started) {
+		pthread_mutex_init(&t->mu, NULL);
+		pthread_cond_init(&t->cv, NULL);
+		if (pthread_create(&t->writer, NULL, writer_main, t) != 0) {
+			pthread_mutex_destroy(&t->mu);
+			pthread_cond_destroy(&t->cv);
+			return write_now(t, buf, len, off);
+		}
+		t->writer_started = true;
+	}
+	r = mig_target_flush(t, NULL);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&t->mu);
+	t->pbuf = buf;
+	t->plen = len;
+	t->poff = off;
+	t->pending = true;
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+	return 0;
+}
+
+int mig_target_write(struct mig_target *t, const void *buf, size_t len, uint64_t off)
+{
+	int r = mig_target_flush(t, NULL);
+	return r < 0 ? r : write_now(t, buf, len, off);
 }
 
 static int write_zeros(struct mig_target *t, uint64_t off, uint64_t len)
@@ -217,6 +295,9 @@ static int write_zeros(struct mig_target *t, uint64_t off, uint64_t len)
 
 int mig_target_zero(struct mig_target *t, uint64_t off, uint64_t len)
 {
+	int r = mig_target_flush(t, NULL);
+	if (r < 0)
+		return r;
 	if (off > t->size || len > t->size - off)
 		return -ENOSPC;
 	if (t->is_blockdev) {
@@ -241,6 +322,9 @@ int mig_target_discard(struct mig_target *t, uint64_t off, uint64_t len)
 
 int mig_target_sync(struct mig_target *t)
 {
+	int r = mig_target_flush(t, NULL);
+	if (r < 0)
+		return r;
 	if (fdatasync(t->fd_buffered) < 0)
 		return -errno;
 	if (t->fd != t->fd_buffered && fdatasync(t->fd) < 0)
@@ -254,8 +338,21 @@ int mig_target_close(struct mig_target *t)
 
 	if (!t)
 		return 0;
+	if (t->writer_started) {
+		r = mig_target_flush(t, NULL);
+		pthread_mutex_lock(&t->mu);
+		t->quit = true;
+		pthread_cond_broadcast(&t->cv);
+		pthread_mutex_unlock(&t->mu);
+		pthread_join(t->writer, NULL);
+		pthread_mutex_destroy(&t->mu);
+		pthread_cond_destroy(&t->cv);
+		t->writer_started = false;
+	}
 	if (t->fd_buffered >= 0) {
-		r = mig_target_sync(t);
+		int k = mig_target_sync(t);
+		if (r == 0)
+			r = k;
 		if (t->is_blockdev)
 			(void)ioctl(t->fd_buffered, BLKRRPART);   /* EBUSY/EINVAL: no partitions to re-read */
 	}

@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -28,6 +29,15 @@ struct mig_target {
 	uint64_t size;
 	uint32_t sector;        /* logical sector size */
 	dev_t rdev;             /* block devices */
+	/* one write in flight on a writer thread (mig_target_write_async) */
+	pthread_t writer;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool writer_started, pending, quit;
+	const void *pbuf;
+	size_t plen;
+	uint64_t poff, err_off;
+	int err;
 };
 
 struct mig_target_opts {
@@ -46,6 +56,15 @@ int mig_target_open(const char *path, const struct mig_target_opts *o,
 
 /* Writes len bytes at off. buf must be 4096-aligned for the direct path. */
 int mig_target_write(struct mig_target *t, const void *buf, size_t len, uint64_t off);
+/* Queues the write of len bytes at off on the target's writer thread and
+ * returns at once, so the caller can prepare the next buffer while the
+ * device works (O_DIRECT writes are synchronous). At most one write is in
+ * flight: a second call waits for the first. buf must stay untouched until
+ * the next call of any mig_target_* function on t. An error of the write
+ * comes back from that next call (mig_target_flush() to wait for it). */
+int mig_target_write_async(struct mig_target *t, const void *buf, size_t len, uint64_t off);
+/* Waits for the write in flight. 0, or its error (*ret_off: where; may be NULL). */
+int mig_target_flush(struct mig_target *t, uint64_t *ret_off);
 /* Makes [off, off+len) read as zeros. */
 int mig_target_zero(struct mig_target *t, uint64_t off, uint64_t len);
 /* Unused (filesystem-free) range: a hole in a file; a block device keeps

@@ -20,7 +20,8 @@ CHECK_UNIT += $(INIT_TEST_BINS)
 $(B)/host/tests/test-init-config: init/config.c
 $(B)/host/tests/test-init-ipconf: init/ipconf.c
 $(B)/host/tests/test-init-parsers: init/console.c init/firmware.c init/loop.c \
-	init/metadata.c init/modalias.c init/mounts.c init/uevent.c init/util.c
+	init/metadata.c init/modalias.c init/mounts.c init/uevent.c init/util.c \
+	migrator/lib/fileio.c
 INIT_TEST_LIBS_test-init-parsers = $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 
 $(INIT_TEST_BINS): $(B)/host/tests/%: tests/unit/%.c tests/unit/tap.h $(wildcard init/*.h)

@@ -1,5 +1,6 @@
 /* util.c — small file and time helpers for init. */
 #include "util.h"
+#include "../migrator/lib/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,79 +14,12 @@
 
 int write_all(int fd, const void *buf, size_t n)
 {
-	const char *p = buf;
-
-	while (n > 0) {
-		ssize_t k = write(fd, p, n);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (k == 0)
-			return -EIO;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
+	return mig_write_all(fd, buf, n);
 }
 
 int read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len)
 {
-	size_t len = 0, cap = 4096;
-	char *buf = NULL;
-	int fd, r;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	buf = malloc(cap);
-	if (!buf) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	for (;;) {
-		ssize_t k;
-
-		if (len + 1 >= cap) {
-			char *nb;
-			if (cap > max + 1) {
-				r = -EFBIG;
-				goto fail;
-			}
-			cap *= 2;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				r = -ENOMEM;
-				goto fail;
-			}
-			buf = nb;
-		}
-		k = read(fd, buf + len, cap - len - 1);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			goto fail;
-		}
-		if (k == 0)
-			break;
-		len += (size_t)k;
-		if (len > max) {
-			r = -EFBIG;
-			goto fail;
-		}
-	}
-	close(fd);
-	buf[len] = '\0';
-	*ret_buf = buf;
-	if (ret_len)
-		*ret_len = len;
-	return 0;
-fail:
-	free(buf);
-	close(fd);
-	return r;
+	return mig_read_file(path, max, ret_buf, ret_len);
 }
 
 int read_line(const char *path, char *buf, size_t n)
@@ -127,24 +61,7 @@ int write_string(const char *path, const char *s)
 
 int write_file_atomic(const char *path, const void *buf, size_t n, mode_t mode)
 {
-	char tmp[PATH_MAX];
-	int fd, r;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid()) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, mode);
-	if (fd < 0)
-		return -errno;
-	r = write_all(fd, buf, n);
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0 && errno != EINTR)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	return r;
+	return mig_write_file_atomic(path, buf, n, mode);
 }
 
 int mkdir_p(const char *path, mode_t mode)

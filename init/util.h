@@ -1,5 +1,6 @@
 /* util.h — small file and time helpers for init. Every function returns
- * >= 0 on success or -errno; nothing prints. */
+ * >= 0 on success or -errno; nothing prints. The file helpers are
+ * libmigrator's (migrator/lib/fileio.h) under init's names. */
 #ifndef MIGRATOR_INIT_UTIL_H
 #define MIGRATOR_INIT_UTIL_H
 

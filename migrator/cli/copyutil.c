@@ -2,6 +2,7 @@
 #include "copyutil.h"
 #include "cli.h"
 #include "../lib/inventory.h"
+#include "../lib/human.h"
 #include "../lib/json.h"
 
 #include <ctype.h>
@@ -17,19 +18,6 @@ uint64_t mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-void human_bytes(uint64_t v, char *buf, size_t n)
-{
-	static const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-	double d = (double)v;
-	int i = 0;
-
-	while (d >= 1024 && i < 5) {
-		d /= 1024;
-		i++;
-	}
-	snprintf(buf, n, i ? "%.1f %s" : "%.0f %s", d, u[i]);
 }
 
 void progress_init(struct progress *p, const char *side, bool quiet)
@@ -57,9 +45,9 @@ void progress_update(struct progress *p, int disk, const char *name, uint64_t do
 	if (p->tty) {
 		char d[32], t[32], r[32];
 		int pct = total ? (int)(done * 100 / total) : 100, fill = pct / 5;
-		human_bytes(done, d, sizeof(d));
-		human_bytes(total, t, sizeof(t));
-		human_bytes((uint64_t)rate, r, sizeof(r));
+		mig_human_bytes(done, d, sizeof(d));
+		mig_human_bytes(total, t, sizeof(t));
+		mig_human_bytes((uint64_t)rate, r, sizeof(r));
 		fprintf(stderr, "\r%s %-12.12s [%.*s%*s] %3d%%  %s / %s  %s/s  ETA %d:%02d ", p->side,
 			name, fill, "####################", 20 - fill, "", pct, d, t, r,
 			(int)eta / 60, (int)eta % 60);

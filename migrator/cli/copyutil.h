@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../lib/human.h"
+
 struct progress {
 	const char *side;       /* "send" or "receive" */
 	bool tty, quiet, drawn;
@@ -31,7 +33,6 @@ int read_token_file(const char *path, char *token, size_t cap);
 
 /* "123", "4K", "10M", "1.5G" (powers of 1024) → bytes. 0 or -EINVAL. */
 int parse_bytes(const char *s, uint64_t *ret);
-void human_bytes(uint64_t v, char *buf, size_t n);
 
 /* Whole disks of this machine that are neither removable nor read-only nor
  * the rescue medium, as a NULL-terminated malloc'd list of /dev paths. */

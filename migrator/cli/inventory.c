@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "../lib/inventory.h"
 #include "../lib/inventory-json.h"
+#include "../lib/human.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -21,22 +22,6 @@ static void usage(void)
 	      "  -h, --help   this help\n\n"
 	      "Exit status: 0 success; 1 a device could not be read or a finding of\n"
 	      "severity error (e.g. a corrupt partition table); 2 usage error.\n", stdout);
-}
-
-static void human_size(uint64_t bytes, char *buf, size_t len)
-{
-	static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-	double v = (double)bytes;
-	int u = 0;
-
-	while (v >= 1024 && u < 5) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%llu B", (unsigned long long)bytes);
-	else
-		snprintf(buf, len, "%.1f %s", v, units[u]);
 }
 
 static void print_fs(const struct mig_fs *fs)
@@ -69,7 +54,7 @@ static void print_disk(const struct mig_disk *d)
 {
 	char sz[32];
 
-	human_size(d->size, sz, sizeof(sz));
+	mig_human_bytes(d->size, sz, sizeof(sz));
 	printf("%s  %s", d->path, sz);
 	if (d->log_sec != 512 || d->phy_sec != 512)
 		printf("  sectors %u/%u", d->log_sec, d->phy_sec);
@@ -113,7 +98,7 @@ static void print_disk(const struct mig_disk *d)
 		const struct mig_part *p = &d->parts[i];
 		bool last = i + 1 == d->nparts;
 
-		human_size(p->sectors * d->log_sec, sz, sizeof(sz));
+		mig_human_bytes(p->sectors * d->log_sec, sz, sizeof(sz));
 		printf("%s%s  %10s  start %llu  %s", last ? "└─" : "├─", p->path, sz,
 		       (unsigned long long)p->start, p->type_name ? p->type_name : p->type ? p->type : "?");
 		if (p->bootable)

@@ -141,7 +141,7 @@ static void report_targets(struct recv_ctx *c, struct mig_receiver *rx)
 	for (size_t i = 0; i < n; i++) {
 		if (!d[i].target_path)
 			continue;
-		human_bytes(d[i].resumed_at, at, sizeof(at));
+		mig_human_bytes(d[i].resumed_at, at, sizeof(at));
 		snprintf(msg, sizeof(msg), "disk %zu (%s) -> %s%s%s", i, d[i].source_name, d[i].target_path,
 			 d[i].resumed ? ", resumed at " : "", d[i].resumed ? at : "");
 		progress_log(&c->pg, msg);

@@ -77,10 +77,10 @@ static void summary(struct send_ctx *c, uint64_t ns)
 	for (size_t i = 0; i < c->src->ndisks; i++) {
 		const struct mig_src_disk *d = &c->src->disks[i];
 		progress_update(&c->pg, (int)i, d->path, d->size, d->size, d->wire_bytes, true);
-		human_bytes(d->size, a, sizeof(a));
-		human_bytes(d->data_bytes, b, sizeof(b));
-		human_bytes(d->zero_bytes + d->unused_bytes, z, sizeof(z));
-		human_bytes(d->wire_bytes, w, sizeof(w));
+		mig_human_bytes(d->size, a, sizeof(a));
+		mig_human_bytes(d->data_bytes, b, sizeof(b));
+		mig_human_bytes(d->zero_bytes + d->unused_bytes, z, sizeof(z));
+		mig_human_bytes(d->wire_bytes, w, sizeof(w));
 		snprintf(msg, sizeof(msg), "%s: %s copied in %.1f s: %s data, %s zero or unused, %s on the wire",
 			 d->path, a, (double)ns / 1e9, b, z, w);
 		progress_log(&c->pg, msg);
@@ -275,7 +275,7 @@ int cmd_send(int argc, char **argv)
 		for (size_t k = 0; k < na; k++) {
 			if (a[k].status == MIG_USEDMAP_OTHER)
 				continue;
-			human_bytes(a[k].free_bytes, fb, sizeof(fb));
+			mig_human_bytes(a[k].free_bytes, fb, sizeof(fb));
 			if (a[k].status == MIG_USEDMAP_MAPPED)
 				snprintf(msg, sizeof(msg), "%s partition %zu (%s): %s free, not sent", c.src->disks[i].path,
 					 a[k].partno, a[k].fstype, fb);

@@ -1,6 +1,7 @@
 /* target.c — see target.h. */
 #include "target.h"
 #include "fileio.h"
+#include "human.h"
 #include "inventory.h"
 
 #include <errno.h>
@@ -23,19 +24,6 @@ static int refuse(int err, char *why, size_t n, const char *fmt, ...)
 	vsnprintf(why, n, fmt, ap);
 	va_end(ap);
 	return err;
-}
-
-static void human(uint64_t v, char *buf, size_t n)
-{
-	static const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-	double d = (double)v;
-	size_t i = 0;
-
-	while (d >= 1024 && i < 5) {
-		d /= 1024;
-		i++;
-	}
-	snprintf(buf, n, i ? "%.1f %s" : "%.0f %s", d, u[i]);
 }
 
 /* Lists what libblkid and libfdisk find on path ("gpt, ext4 on part 2")
@@ -114,8 +102,8 @@ static int open_existing(struct mig_target *t, const struct mig_target_opts *o,
 		t->sector = 512;
 	}
 	if (t->size < o->need_size) {
-		human(t->size, have, sizeof(have));
-		human(o->need_size, need, sizeof(need));
+		mig_human_bytes(t->size, have, sizeof(have));
+		mig_human_bytes(o->need_size, need, sizeof(need));
 		return refuse(-ENOSPC, why, whylen,
 			      "%s is too small: %s (%ju bytes), the source disk is %s (%ju bytes)",
 			      t->path, have, (uintmax_t)t->size, need, (uintmax_t)o->need_size);

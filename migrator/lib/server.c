@@ -22,7 +22,7 @@ enum req_kind { R_PLAN, R_STREAM, R_STATUS, R_REFUSED };
 
 struct req {
 	enum req_kind kind;
-	bool holds_busy, failed, ended;
+	bool holds_busy, failed, ended, tells_fatal;
 	uint8_t *body;
 	size_t len;
 };
@@ -76,15 +76,14 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char
 	return r;
 }
 
-static enum MHD_Result reply_error(struct mig_server *s, struct MHD_Connection *c)
+/* The receiver's error as the answer; once it has been sent (completed()),
+ * the sender knows and the receiver may stop. */
+static enum MHD_Result reply_error(struct mig_server *s, struct req *q, struct MHD_Connection *c)
 {
 	char msg[1024];
 
 	snprintf(msg, sizeof(msg), "%s\n", mig_receiver_error(s->o.rx));
-	pthread_mutex_lock(&s->lock);
-	s->fatal_told = true;
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
+	q->tells_fatal = true;
 	return reply(c, MHD_HTTP_CONFLICT, msg);
 }
 
@@ -211,7 +210,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 				slog(s, "%s", mig_receiver_error(s->o.rx));
 				note_fatal(s);
 			}
-			return reply_error(s, c);
+			return reply_error(s, q, c);
 		}
 		enum MHD_Result r = reply(c, MHD_HTTP_OK, text);
 		free(text);
@@ -223,7 +222,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		if (k < 0) {
 			slog(s, "%s", mig_receiver_error(s->o.rx));
 			note_fatal(s);
-			return reply_error(s, c);
+			return reply_error(s, q, c);
 		}
 		return reply(c, MHD_HTTP_OK, "complete\n");
 	default:
@@ -250,6 +249,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 		s->busy = false;
 	if (q->kind == R_STREAM && mig_receiver_finished(s->o.rx) && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		s->done = true;
+	if (q->tells_fatal && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		s->fatal_told = true;
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	free(q->body);

@@ -28,7 +28,7 @@ receiver_status() {
 	wait $RX_PID
 }
 stop_receiver() { kill $RX_PID 2>/dev/null; wait $RX_PID 2>/dev/null; }
-send() { timeout 300 "$MIGRATOR" send -q --to "https://127.0.0.1:${SEND_PORT:-$PORT}" --pin "$PIN" "$@" >tx.out 2>&1; }
+send() { timeout 120 "$MIGRATOR" send -q --retries 4 --to "https://127.0.0.1:${SEND_PORT:-$PORT}" --pin "$PIN" "$@" >tx.out 2>&1; }
 sanitizer_clean() { not grep -qE 'AddressSanitizer|runtime error|LeakSanitizer' rx.err tx.out; }
 mkdir -p state
 

@@ -4,11 +4,51 @@
 #include "gpt.h"        /* mig_crc32 */
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <nettle/sha2.h>
 #include <string.h>
 #include <sys/types.h>
 #include <zstd.h>
+
+/* One zstd context of each kind per thread, kept: creating one per chunk
+ * costs an mmap and munmap of its window every time. Freed at thread exit. */
+static pthread_key_t cctx_key, dctx_key;
+static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
+
+static void free_cctx(void *p) { ZSTD_freeCCtx(p); }
+static void free_dctx(void *p) { ZSTD_freeDCtx(p); }
+static void make_keys(void)
+{
+	(void)pthread_key_create(&cctx_key, free_cctx);
+	(void)pthread_key_create(&dctx_key, free_dctx);
+}
+
+static ZSTD_CCtx *thread_cctx(void)
+{
+	ZSTD_CCtx *c;
+
+	pthread_once(&ctx_once, make_keys);
+	c = pthread_getspecific(cctx_key);
+	if (!c && (c = ZSTD_createCCtx()) && pthread_setspecific(cctx_key, c) != 0) {
+		ZSTD_freeCCtx(c);
+		c = NULL;
+	}
+	return c;
+}
+
+static ZSTD_DCtx *thread_dctx(void)
+{
+	ZSTD_DCtx *d;
+
+	pthread_once(&ctx_once, make_keys);
+	d = pthread_getspecific(dctx_key);
+	if (!d && (d = ZSTD_createDCtx()) && pthread_setspecific(dctx_key, d) != 0) {
+		ZSTD_freeDCtx(d);
+		d = NULL;
+	}
+	return d;
+}
 
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 static void put32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> 8 * i); }
@@ -78,7 +118,10 @@ ssize_t mig_stream_encode_data(uint8_t *out, size_t cap, uint32_t disk, uint64_t
 	/* Demand the worst case up front, so a zstd error is a real failure. */
 	if (cap < mig_stream_chunk_bound(length))
 		return -ENOBUFS;
-	z = ZSTD_compress(out + fixed, cap - fixed, raw, length, level);
+	ZSTD_CCtx *cctx = thread_cctx();
+	if (!cctx)
+		return -ENOMEM;
+	z = ZSTD_compressCCtx(cctx, out + fixed, cap - fixed, raw, length, level);
 	if (ZSTD_isError(z))
 		return -EIO;
 	if (z + MIG_STREAM_CHUNK_FIXED > MIG_STREAM_MAX_BODY)
@@ -240,7 +283,10 @@ int mig_stream_chunk_restore(const struct mig_chunk *c, uint8_t *raw, size_t cap
 	unsigned long long content = ZSTD_getFrameContentSize(c->payload, c->payload_len);
 	if (content != c->length)
 		return -EBADMSG;
-	size_t n = ZSTD_decompress(raw, c->length, c->payload, c->payload_len);
+	ZSTD_DCtx *dctx = thread_dctx();
+	if (!dctx)
+		return -ENOMEM;
+	size_t n = ZSTD_decompressDCtx(dctx, raw, c->length, c->payload, c->payload_len);
 	if (ZSTD_isError(n) || n != c->length)
 		return -EBADMSG;
 	mig_sha256(raw, c->length, sha);

@@ -78,7 +78,8 @@ ssize_t mig_stream_parse(const uint8_t *buf, size_t len, struct mig_record *ret)
 
 /* Data chunk: compresses raw[0..length) with zstd at level into out and
  * writes the whole record. Returns its size, -ENOBUFS if cap is less than
- * mig_stream_chunk_bound(length), -EIO if zstd fails, -EINVAL for a length that is
+ * mig_stream_chunk_bound(length), -EIO if zstd fails, -ENOMEM without a zstd
+ * context (one per thread, kept until the thread ends), -EINVAL for a length that is
  * not a multiple of 512 in 512..MIG_STREAM_MAX_CHUNK. */
 ssize_t mig_stream_encode_data(uint8_t *out, size_t cap, uint32_t disk, uint64_t offset,
 			       const uint8_t *raw, uint32_t length, int level);

@@ -38,9 +38,17 @@ $(B)/musl/obj/%.o: %.c $(SYSROOT_STAMP)
 	@mkdir -p $(@D)
 	$(MUSL_CC) $(MUSL_CFLAGS) $$($(MUSL_PKG_CONFIG) --cflags $(MUSL_LIBS_PKGS)) -MMD -MP -c $< -o $@
 
+# mimalloc replaces musl's malloc (deps/recipes/mimalloc.sh says why);
+# migrator-musl-malloc is the same program on musl's, for bench/blockcopy.sh.
+MUSL_MIMALLOC := -Wl,--whole-archive $(SYSROOT)/lib/libmimalloc.a -Wl,--no-whole-archive
+
 $(MUSL_MIGRATOR): $(MUSL_SRCS:%.c=$(B)/musl/obj/%.o)
-	$(MUSL_CC) -static -Wl,--gc-sections -o $@.full $^ $$($(MUSL_PKG_CONFIG) --libs $(MUSL_LIBS_PKGS))
+	$(MUSL_CC) -static -Wl,--gc-sections -o $@.full $^ $(MUSL_MIMALLOC) $$($(MUSL_PKG_CONFIG) --libs $(MUSL_LIBS_PKGS))
 	strip -o $@.tmp $@.full && mv $@.tmp $@
+
+$(B)/musl/migrator-musl-malloc: $(MUSL_SRCS:%.c=$(B)/musl/obj/%.o)
+	$(MUSL_CC) -static -Wl,--gc-sections -o $@.tmp $^ $$($(MUSL_PKG_CONFIG) --libs $(MUSL_LIBS_PKGS))
+	strip $@.tmp && mv $@.tmp $@
 
 .PHONY: migrator migrator-host
 migrator: $(MUSL_MIGRATOR)

@@ -5,6 +5,7 @@
 #include "usedmap.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libfdisk.h>
@@ -21,6 +22,29 @@
 #define MAX_SNAPSHOTS 8192
 
 enum { P_STREAM, P_DISKS, P_CHUNKS, P_END, P_DONE };
+
+#define NSLOTS 3
+
+/* One encoded chunk record and what it counts for. */
+struct slot {
+	uint8_t *buf;
+	size_t len;
+	uint32_t disk, raw_len;
+	uint64_t data, zero, unused;
+	int err;
+	char why[512];
+};
+
+static void prefetch_stop(struct mig_source *s);
+
+struct mig_prefetch {
+	pthread_t thr;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool running, stop, finished, held;
+	struct slot q[NSLOTS];
+	size_t head, count;
+};
 
 static int reason(int err, char *why, size_t n, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -133,10 +157,18 @@ int mig_source_open(char *const *paths, size_t n, const struct mig_source_opts *
 	s->disks = calloc(n, sizeof(*s->disks));
 	s->outcap = mig_stream_chunk_bound(s->o.chunk_size);
 	s->out = malloc(s->outcap);
-	if (!s->disks || !s->out || posix_memalign((void **)&s->raw, 4096, s->o.chunk_size)) {
+	s->pf = calloc(1, sizeof(*s->pf));
+	if (!s->disks || !s->out || !s->pf || posix_memalign((void **)&s->raw, 4096, s->o.chunk_size)) {
 		r = -ENOMEM;
 		goto fail;
 	}
+	pthread_mutex_init(&s->pf->mu, NULL);
+	pthread_cond_init(&s->pf->cv, NULL);
+	for (size_t k = 0; k < NSLOTS; k++)
+		if (!(s->pf->q[k].buf = malloc(s->outcap))) {
+			r = -ENOMEM;
+			goto fail;
+		}
 	for (size_t i = 0; i < n; i++) {
 		s->disks[i].fd = -1;
 		s->ndisks++;
@@ -172,6 +204,14 @@ void mig_source_free(struct mig_source *s)
 {
 	if (!s)
 		return;
+	if (s->pf) {
+		prefetch_stop(s);
+		for (size_t k = 0; k < NSLOTS; k++)
+			free(s->pf->q[k].buf);
+		pthread_mutex_destroy(&s->pf->mu);
+		pthread_cond_destroy(&s->pf->cv);
+		free(s->pf);
+	}
 	for (size_t i = 0; i < s->ndisks; i++) {
 		if (s->disks[i].fd >= 0)
 			close(s->disks[i].fd);
@@ -260,6 +300,7 @@ int mig_source_plan(struct mig_source *s, uint8_t **ret, size_t *ret_len)
 
 int mig_source_seek(struct mig_source *s, const uint64_t *next, const bool *done)
 {
+	prefetch_stop(s);
 	for (size_t i = 0; i < s->ndisks; i++) {
 		struct mig_src_disk *d = &s->disks[i];
 		uint64_t at = next ? next[i] : 0;
@@ -275,7 +316,7 @@ int mig_source_seek(struct mig_source *s, const uint64_t *next, const bool *done
 			d->digest = d->snaps[at / d->commit_interval];
 		}
 		d->skip = skip;
-		d->pos = skip ? d->size : at;
+		d->pos = d->wpos = skip ? d->size : at;
 		d->data_bytes = d->zero_bytes = d->unused_bytes = d->wire_bytes = 0;
 	}
 	s->phase = P_STREAM;
@@ -296,14 +337,19 @@ static bool file_hole(const struct mig_src_disk *d, uint64_t off, uint64_t len)
 	return (uint64_t)data >= off + len;
 }
 
-static int next_chunk(struct mig_source *s, struct mig_src_disk *d, uint32_t di, size_t *ret_len,
-		      char *why, size_t whylen)
+/* Reads and encodes the chunk at d->wpos into sl (the read-ahead thread). */
+static int next_chunk(struct mig_source *s, struct mig_src_disk *d, uint32_t di, struct slot *sl)
 {
-	uint64_t off = d->pos;
+	uint64_t off = d->wpos;
 	uint32_t len = d->size - off < s->o.chunk_size ? (uint32_t)(d->size - off) : s->o.chunk_size;
+	size_t cap = s->outcap;
 	ssize_t n;
 	int r;
 
+	sl->disk = di;
+	sl->raw_len = len;
+	sl->data = sl->zero = sl->unused = 0;
+	sl->err = 0;
 	if (off % d->commit_interval == 0 && off / d->commit_interval < d->nsnaps) {
 		d->snaps[off / d->commit_interval] = d->digest;
 		if (off / d->commit_interval + 1 > d->snaps_valid)
@@ -311,49 +357,144 @@ static int next_chunk(struct mig_source *s, struct mig_src_disk *d, uint32_t di,
 	}
 	if (d->used && mig_usedmap_is_free(d->used, off, len) == 1) {
 		/* Free in the filesystem: neither read nor sent. */
-		n = mig_stream_encode_empty(s->out, s->outcap, di, MIG_CHUNK_UNUSED, off, len);
+		n = mig_stream_encode_empty(sl->buf, cap, di, MIG_CHUNK_UNUSED, off, len);
 		mig_digest_add_zero(&d->digest, len);
-		d->unused_bytes += len;
+		sl->unused = len;
 	} else if (file_hole(d, off, len)) {
-		n = mig_stream_encode_empty(s->out, s->outcap, di, MIG_CHUNK_ZERO, off, len);
+		n = mig_stream_encode_empty(sl->buf, cap, di, MIG_CHUNK_ZERO, off, len);
 		mig_digest_add_zero(&d->digest, len);
-		d->zero_bytes += len;
+		sl->zero = len;
 	} else {
 		/* Ask for the next chunks now, so the disk reads them while this
-		 * one is hashed, compressed and sent. */
+		 * one is hashed and compressed. */
 		if (off + len < d->size)
 			(void)posix_fadvise(d->fd, (off_t)(off + len), 2 * (off_t)s->o.chunk_size, POSIX_FADV_WILLNEED);
 		r = mig_pread_all(d->fd, s->raw, len, off);
 		if (r < 0)
-			return reason(r, why, whylen, "cannot read %s at offset %" PRIu64 ": %s", d->path, off,
+			return reason(r, sl->why, sizeof(sl->why), "cannot read %s at offset %" PRIu64 ": %s", d->path, off,
 				      r == -EIO ? "input/output error, or the disk shrank" : strerror(-r));
 		/* Free blocks inside a chunk that is partly in use travel as
 		 * zeros: what the target gets is the image as sent. */
 		uint64_t fo, fl, at = off;
 		while (d->used && mig_usedmap_next_free(d->used, at, off + len, &fo, &fl) == 0) {
 			memset(s->raw + (fo - off), 0, (size_t)fl);
-			d->unused_bytes += fl;
+			sl->unused += fl;
 			at = fo + fl;
 		}
 		if (mig_all_zero(s->raw, len)) {
-			n = mig_stream_encode_empty(s->out, s->outcap, di, MIG_CHUNK_ZERO, off, len);
+			n = mig_stream_encode_empty(sl->buf, cap, di, MIG_CHUNK_ZERO, off, len);
 			mig_digest_add_zero(&d->digest, len);
-			d->zero_bytes += len;
+			sl->zero = len - sl->unused;
 		} else {
-			n = mig_stream_encode_data(s->out, s->outcap, di, off, s->raw, len, s->o.level);
+			n = mig_stream_encode_data(sl->buf, cap, di, off, s->raw, len, s->o.level);
 			if (n > 0) {
 				/* The chunk's SHA-256 sits at a fixed place in the record. */
-				mig_digest_add(&d->digest, len, s->out + MIG_STREAM_RECORD_HDR + 24);
-				d->data_bytes += len;
+				mig_digest_add(&d->digest, len, sl->buf + MIG_STREAM_RECORD_HDR + 24);
+				sl->data = len - sl->unused;
 			}
 		}
 	}
 	if (n < 0)
-		return reason((int)n, why, whylen, "cannot encode %s at offset %" PRIu64 ": %s", d->path, off, strerror((int)-n));
-	d->pos += len;
-	d->wire_bytes += (uint64_t)n;
-	*ret_len = (size_t)n;
+		return reason((int)n, sl->why, sizeof(sl->why), "cannot encode %s at offset %" PRIu64 ": %s",
+			      d->path, off, strerror((int)-n));
+	d->wpos += len;
+	sl->len = (size_t)n;
 	return 0;
+}
+
+static void *prefetch_main(void *arg)
+{
+	struct mig_source *s = arg;
+	struct mig_prefetch *pf = s->pf;
+	bool skip[64];
+
+	for (size_t i = 0; i < s->ndisks; i++)
+		skip[i] = s->disks[i].skip;
+	for (size_t i = 0; i < s->ndisks; i++) {
+		struct mig_src_disk *d = &s->disks[i];
+		while (!skip[i] && d->wpos < d->size) {
+			pthread_mutex_lock(&pf->mu);
+			while (pf->count == NSLOTS && !pf->stop)
+				pthread_cond_wait(&pf->cv, &pf->mu);
+			if (pf->stop) {
+				pthread_mutex_unlock(&pf->mu);
+				return NULL;
+			}
+			struct slot *sl = &pf->q[(pf->head + pf->count) % NSLOTS];
+			pthread_mutex_unlock(&pf->mu);
+
+			int r = next_chunk(s, d, (uint32_t)i, sl);
+			sl->err = r;
+			pthread_mutex_lock(&pf->mu);
+			pf->count++;
+			if (r < 0)
+				pf->finished = true;
+			pthread_cond_broadcast(&pf->cv);
+			pthread_mutex_unlock(&pf->mu);
+			if (r < 0)
+				return NULL;
+		}
+	}
+	pthread_mutex_lock(&pf->mu);
+	pf->finished = true;
+	pthread_cond_broadcast(&pf->cv);
+	pthread_mutex_unlock(&pf->mu);
+	return NULL;
+}
+
+static void prefetch_stop(struct mig_source *s)
+{
+	struct mig_prefetch *pf = s->pf;
+
+	if (!pf || !pf->running)
+		return;
+	pthread_mutex_lock(&pf->mu);
+	pf->stop = true;
+	pthread_cond_broadcast(&pf->cv);
+	pthread_mutex_unlock(&pf->mu);
+	pthread_join(pf->thr, NULL);
+	pf->running = pf->stop = pf->finished = pf->held = false;
+	pf->head = pf->count = 0;
+}
+
+/* The next chunk record from the read-ahead thread (started on first use). */
+static int pop_chunk(struct mig_source *s, struct mig_src_disk *d, struct slot **ret, char *why, size_t whylen)
+{
+	struct mig_prefetch *pf = s->pf;
+	struct slot *sl;
+
+	if (!pf->running) {
+		if (pthread_create(&pf->thr, NULL, prefetch_main, s) != 0)
+			return reason(-EAGAIN, why, whylen, "cannot start the read-ahead thread");
+		pf->running = true;
+	}
+	pthread_mutex_lock(&pf->mu);
+	while (pf->count == 0 && !pf->finished)
+		pthread_cond_wait(&pf->cv, &pf->mu);
+	if (pf->count == 0) {
+		pthread_mutex_unlock(&pf->mu);
+		return reason(-EIO, why, whylen, "%s: the read-ahead stopped early", d->path);
+	}
+	sl = &pf->q[pf->head];
+	pf->held = true;
+	pthread_mutex_unlock(&pf->mu);
+	if (sl->err < 0)
+		return reason(sl->err, why, whylen, "%s", sl->why);
+	*ret = sl;
+	return 0;
+}
+
+/* The consumer is done with the record it was handed last. */
+static void release_held(struct mig_prefetch *pf)
+{
+	if (!pf->held)
+		return;
+	pthread_mutex_lock(&pf->mu);
+	pf->head = (pf->head + 1) % NSLOTS;
+	pf->count--;
+	pf->held = false;
+	pthread_cond_broadcast(&pf->cv);
+	pthread_mutex_unlock(&pf->mu);
 }
 
 int mig_source_next(struct mig_source *s, const uint8_t **ret_buf, size_t *ret_len,
@@ -363,6 +504,7 @@ int mig_source_next(struct mig_source *s, const uint8_t **ret_buf, size_t *ret_l
 	int r;
 
 	why[0] = '\0';
+	release_held(s->pf);
 	switch (s->phase) {
 	case P_STREAM:
 		n = encode_stream_header(s, s->out, s->outcap);
@@ -386,11 +528,18 @@ int mig_source_next(struct mig_source *s, const uint8_t **ret_buf, size_t *ret_l
 		}
 		struct mig_src_disk *d = &s->disks[s->cur];
 		if (d->pos < d->size) {
-			size_t len = 0;
-			r = next_chunk(s, d, (uint32_t)s->cur, &len, why, whylen);
+			struct slot *sl = NULL;
+			r = pop_chunk(s, d, &sl, why, whylen);
 			if (r < 0)
 				return r;
-			n = (ssize_t)len;
+			d->pos += sl->raw_len;
+			d->data_bytes += sl->data;
+			d->zero_bytes += sl->zero;
+			d->unused_bytes += sl->unused;
+			d->wire_bytes += sl->len;
+			*ret_buf = sl->buf;
+			*ret_len = sl->len;
+			return 0;
 		} else {
 			struct mig_trailer t = { .disk = (uint32_t)s->cur, .bytes = d->size, .chunks = d->digest.chunks };
 			mig_digest_final(&d->digest, t.sha256);

@@ -5,6 +5,9 @@
  * sender, a file writer and a local receiver all drive it the same way and
  * memory stays at two chunk buffers whatever the disk size.
  *
+ * A thread reads, hashes and compresses up to three chunks ahead of the
+ * consumer, so the disk, the CPU and the network work at the same time.
+ *
  * Chunks: data (zstd, with the SHA-256 of the raw bytes), zero (all zero
  * bytes, detected by reading or from a hole in a sparse image file), or
  * unused (free in the filesystem, with used_only; see usedmap.h).
@@ -45,14 +48,17 @@ struct mig_src_disk {
 	char *sfdisk_script;    /* NULL without a partition table */
 	uint64_t commit_interval;
 	struct mig_usedmap *used;       /* with used_only */
-	/* counters of the current pass */
+	/* counters of the current pass, as records are handed out */
 	uint64_t pos, data_bytes, zero_bytes, unused_bytes, wire_bytes;
+	uint64_t wpos;          /* where the read-ahead thread is */
 	bool skip;              /* complete on the receiver */
 	struct mig_digest digest;
 	struct mig_digest *snaps;       /* digest at k * commit_interval */
 	size_t nsnaps;
 	uint64_t snaps_valid;   /* snaps[0 .. snaps_valid) are filled */
 };
+
+struct mig_prefetch;
 
 struct mig_source {
 	struct mig_source_opts o;
@@ -64,6 +70,7 @@ struct mig_source {
 	size_t cur;
 	uint8_t *out, *raw;
 	size_t outcap;
+	struct mig_prefetch *pf;        /* chunks are read and encoded ahead on a thread */
 };
 
 /* Opens every path read-only and reads its geometry and partition table.

@@ -71,6 +71,10 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char
 	if (!resp)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+	/* One request per connection: a connection cannot be used to send
+	 * request after request (limits, and every request is a fresh TLS
+	 * handshake after a refusal). */
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	r = MHD_queue_response(c, code, resp);
 	MHD_destroy_response(resp);
 	return r;

@@ -11,9 +11,10 @@
  *                     receiver refused it. A cut connection is committed
  *                     and resumable (receiver.h).
  *   GET  /v1/status   "finished 0|1" and "error REASON" lines.
- * One plan or stream at a time: a second gets 503 (retry). Limits: 8
- * connections (2 per address), 60 s idle timeout, 256 KiB of connection
- * memory (which bounds request headers), 16 MiB of plan body.
+ * One plan or stream at a time: a second gets 503 (retry). Limits: one
+ * request per connection ("Connection: close"), 8 connections (2 per
+ * address), 60 s idle timeout, 256 KiB of connection memory (which bounds
+ * request headers), 16 MiB of plan body.
  */
 #ifndef MIGRATOR_SERVER_H
 #define MIGRATOR_SERVER_H

@@ -72,6 +72,15 @@ check "empty token file: exit 1, says empty" test $? -eq 1 -a -n "$(grep "token 
 send --token-file "$SCRATCH/no-such.tok" src.img
 check "unreadable token file: exit 1, says it cannot read it" grep -q "cannot read the token file" tx.out
 check "after all of these the target is unchanged" test "$(sha256sum <t3.img)" = "$t3_sha"
+code() { curl -sk -o body.txt -w '%{http_code}' "$@"; }
+check "a request without token: 401" test "$(code "https://127.0.0.1:$PORT/v1/status")" = 401
+check "with the token: 200 and the status" test "$(code -H "Authorization: Bearer $(cat tok)" "https://127.0.0.1:$PORT/v1/status")" = 200 -a -n "$(grep '^finished 0' body.txt)"
+check "an unknown endpoint: 404" test "$(code -H "Authorization: Bearer $(cat tok)" "https://127.0.0.1:$PORT/v1/nope")" = 404
+check "a GET of the stream endpoint: 405" test "$(code -H "Authorization: Bearer $(cat tok)" "https://127.0.0.1:$PORT/v1/stream")" = 405
+{ printf 'X-Big: '; head -c 300000 /dev/zero | tr '\0' a; echo; } >big.hdr
+c=$(code -H @big.hdr -H "Authorization: Bearer $(cat tok)" "https://127.0.0.1:$PORT/v1/status")
+check "a 300 KB request header is refused (HTTP $c; 000: connection closed)" test "$c" != 200
+check "after all of these the target is unchanged" test "$(sha256sum <t3.img)" = "$t3_sha"
 check "and the receiver still waits" kill -0 $RX_PID
 stop_receiver
 

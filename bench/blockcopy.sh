@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 SIZE=${SIZE:-4096}
 DIR=${BENCH_DIR:-/var/tmp/migrator-bench}
 M=$PWD/build/musl/migrator
-[ -x "$M" ] || make -s migrator
+MM=$PWD/build/musl/migrator-musl-malloc     # the same program on musl's malloc
+[ -x "$M" ] && [ -x "$MM" ] || make -s migrator build/musl/migrator-musl-malloc
 mkdir -p "$DIR"
 IMG=$DIR/half-random-$SIZE.img EXT=$DIR/ext4-half-$SIZE.img T=$DIR/target.img
 export LC_ALL=C
@@ -67,8 +68,8 @@ pipeline() { # IMG: seconds for dd | zstd -1 | nc -> nc | zstd -d | dd
 	echo "$t1 - $t0" | bc
 }
 
-migrator() { # IMG [send options]: seconds; sets RSS_TX RSS_RX (KiB)
-	local img=$1 t0 t1; shift
+migrator() { # IMG [send options]: seconds; sets RSS_TX RSS_RX (KiB). BIN=... picks the binary
+	local img=$1 t0 t1 M=${BIN:-$M}; shift
 	rm -f "$T" "$T.migrator-journal" "$DIR/info.json"; drop
 	/usr/bin/time -f %M -o "$DIR/rss.rx" "$M" receive -q --listen 127.0.0.1:0 --info-file "$DIR/info.json" \
 		--state-dir "$DIR" --map "0=$T" >/dev/null 2>"$DIR/rx.err" &
@@ -100,6 +101,17 @@ if "$M" send --help | grep -q -- --used-only && migrator "$EXT" --used-only 2>/d
 	sent=$(grep -o '[0-9.]* [KMG]iB on the wire' "$DIR/tx.err" | tail -1)
 fi
 
+# CPU-bound: 1 GiB of random data in tmpfs to tmpfs, where the allocator shows.
+SHM=/dev/shm/migrator-bench; mkdir -p "$SHM"
+head -c 1G "$IMG" >"$SHM/src.img"
+shm_bytes=$(stat -c %s "$SHM/src.img")
+T0=$T; T=$SHM/target.img
+shm_pipe_s=$(pipeline "$SHM/src.img")
+BIN=$MM migrator "$SHM/src.img" || exit 1; shm_musl_s=$(cat "$DIR/secs")
+BIN=$M migrator "$SHM/src.img" || exit 1; shm_mi_s=$(cat "$DIR/secs")
+cmp -s "$SHM/src.img" "$T" || { echo "migrator: tmpfs copy differs" >&2; exit 1; }
+rm -rf "$SHM"; T=$T0
+
 printf '\nblock copy, %s MiB images, this machine (%s cores), caches dropped before each run\n\n' "$SIZE" "$(nproc)"
 printf '%-52s %8s %8s\n' "run" "seconds" "MiB/s"
 row() { printf '%-52s %8.2f %8s\n' "$1" "$2" "$(mibs "$bytes" "$2")"; }
@@ -110,11 +122,15 @@ row "half random: migrator send/receive (TLS)" "$mig_s"
 row "ext4 half full: dd | zstd -1 | nc" "$ext_pipe_s"
 row "ext4 half full: migrator (all blocks)" "$ext_full_s"
 [ $used = 1 ] && row "ext4 half full: migrator --used-only" "$ext_used_s"
+printf '%-52s %8.2f %8s\n' "tmpfs, 1 GiB half random: dd | zstd -1 | nc" "$shm_pipe_s" "$(mibs "$shm_bytes" "$shm_pipe_s")"
+printf '%-52s %8.2f %8s\n' "tmpfs, 1 GiB half random: migrator, musl malloc" "$shm_musl_s" "$(mibs "$shm_bytes" "$shm_musl_s")"
+printf '%-52s %8.2f %8s\n' "tmpfs, 1 GiB half random: migrator, mimalloc" "$shm_mi_s" "$(mibs "$shm_bytes" "$shm_mi_s")"
 printf '\nratios\n'
 printf '  half random: migrator vs physical limit          %5.2fx (goal >= 0.95)\n' "$(echo "$limit_s / $mig_s" | bc -l)"
 printf '  half random: migrator vs dd|zstd|nc              %5.2fx faster\n' "$(echo "$pipe_s / $mig_s" | bc -l)"
 [ $used = 1 ] && printf '  ext4 --used-only vs dd|zstd|nc                   %5.2fx faster (goal >= 5)\n' "$(echo "$ext_pipe_s / $ext_used_s" | bc -l)"
 [ $used = 1 ] && printf '  ext4 --used-only: e2fsck -fn on the target       %s; %s\n' "$fsck" "$sent"
+printf '  tmpfs: mimalloc vs musl malloc                   %5.2fx faster\n' "$(echo "$shm_musl_s / $shm_mi_s" | bc -l)"
 printf '  peak RSS send/receive, KiB                        %s' "$rss1"
 [ $used = 1 ] && printf ', used-only %s' "$rss2"
 printf ' (goal <= 65536)\n'

@@ -47,9 +47,21 @@ static char *diff_of(const struct mig_change *c, size_t *len)
 
 	snprintf(a, sizeof(a), "%s:%s", c->device, c->path);
 	snprintf(b, sizeof(b), "%s:%s", c->device, c->path);
+	if (c->action == MIG_CHANGE_CREATE)
+		snprintf(a, sizeof(a), "/dev/null");
 	if (mig_udiff(c->old_text, c->old_len, c->new_text, c->new_len, a,
 		      c->action == MIG_CHANGE_REMOVE ? "/dev/null" : b, &out, len) < 0)
 		return NULL;
+	return out;
+}
+
+static const char *join_argv(const struct mig_patch_step *st, char *out, size_t len)
+{
+	size_t l = 0;
+
+	out[0] = 0;
+	for (size_t k = 0; st->argv[k] && l < len; k++)
+		l += (size_t)snprintf(out + l, len - l, "%s%s", k ? " " : "", st->argv[k]);
 	return out;
 }
 
@@ -90,10 +102,32 @@ static void write_json(const struct mig_patch_report *rep, char **paths, size_t 
 			char backup[4200];
 			snprintf(backup, sizeof(backup), "%s%s", c->path, MIG_PATCH_BACKUP_SUFFIX);
 			json_bool(w, "applied", c->applied);
-			json_string(w, "backup", c->applied || c->backup_kept ? backup : NULL);
+			json_string(w, "backup", c->action != MIG_CHANGE_CREATE && (c->applied || c->backup_kept) ?
+						 backup : NULL);
 			json_bool(w, "backup-kept", c->backup_kept);
 			json_bool(w, "immutable", c->immutable);
 			json_string(w, "error", c->error ? strerror(-c->error) : NULL);
+		}
+		json_object_end(w);
+	}
+	json_array_end(w);
+	json_array_begin(w, "steps");
+	for (size_t i = 0; i < rep->nsteps; i++) {
+		const struct mig_patch_step *st = &rep->steps[i];
+		char cmd[512];
+		json_object_begin(w, NULL);
+		json_string(w, "step", st->name);
+		json_string(w, "command", join_argv(st, cmd, sizeof(cmd)));
+		json_string(w, "reason", st->reason);
+		if (!dry_run) {
+			json_bool(w, "ran", st->ran);
+			if (st->ran)
+				json_int(w, "status", st->status);
+			else
+				json_null(w, "status");
+			json_bool(w, "reverted", st->reverted);
+			json_string(w, "output", st->output);
+			json_string(w, "error", st->error ? strerror(-st->error) : NULL);
 		}
 		json_object_end(w);
 	}
@@ -110,6 +144,9 @@ static void write_json(const struct mig_patch_report *rep, char **paths, size_t 
 	json_uint(w, "changes", rep->n);
 	json_uint(w, "applied", rep->applied);
 	json_uint(w, "failed", rep->failed);
+	json_uint(w, "steps", rep->nsteps);
+	json_uint(w, "steps-ok", rep->steps_ok);
+	json_uint(w, "steps-failed", rep->steps_failed);
 	json_object_end(w);
 	json_object_end(w);
 }
@@ -128,21 +165,43 @@ static void write_text(const struct mig_patch_report *rep, bool dry_run)
 				fwrite(d, 1, len, stdout);
 			free(d);
 		} else if (c->applied) {
-			printf("%s %s:%s%s: %s; original in %s%s%s\n",
-			       c->action == MIG_CHANGE_REMOVE ? "removed" : "rewrote", c->device, c->path,
-			       c->immutable ? " (immutable, restored)" : "", c->reason, c->path,
-			       MIG_PATCH_BACKUP_SUFFIX, c->backup_kept ? " (kept from an earlier run)" : "");
+			if (c->action == MIG_CHANGE_CREATE)
+				printf("created %s:%s: %s\n", c->device, c->path, c->reason);
+			else
+				printf("%s %s:%s%s: %s; original in %s%s%s\n",
+				       c->action == MIG_CHANGE_REMOVE ? "removed" : "rewrote", c->device, c->path,
+				       c->immutable ? " (immutable, restored)" : "", c->reason, c->path,
+				       MIG_PATCH_BACKUP_SUFFIX, c->backup_kept ? " (kept from an earlier run)" : "");
 		} else {
 			printf("FAILED %s %s:%s: %s\n", mig_change_action_name(c->action), c->device, c->path,
 			       strerror(-c->error));
 		}
 	}
+	for (size_t i = 0; i < rep->nsteps; i++) {
+		const struct mig_patch_step *st = &rep->steps[i];
+		char cmd[512];
+		join_argv(st, cmd, sizeof(cmd));
+		if (dry_run)
+			printf("would run %s in the system (chroot): %s\n", cmd, st->reason);
+		else if (!st->error && st->reverted)
+			printf("ran %s in the system (chroot): its grub.cfg was unusable (no kernel entry, or "
+			       "root= by device name); the previous one, rewritten in place, was put back\n", cmd);
+		else if (!st->error)
+			printf("ran %s in the system (chroot): %s\n", cmd, st->reason);
+		else {
+			printf("FAILED %s: %s\n", cmd, strerror(-st->error));
+			if (st->output && *st->output)
+				printf("%s%s", st->output, st->output[strlen(st->output) - 1] == '\n' ? "" : "\n");
+		}
+	}
 	for (size_t i = 0; i < rep->nskipped; i++)
 		printf("skipped %s: %s\n", rep->skipped[i].step, rep->skipped[i].reason);
 	if (dry_run)
-		printf("%zu changes planned, nothing written\n", rep->n);
+		printf("%zu changes planned, %zu programs to run, nothing written\n", rep->n, rep->nsteps);
 	else
-		printf("%zu changes applied, %zu failed\n", rep->applied, rep->failed);
+		printf("%zu changes applied, %zu failed%s", rep->applied, rep->failed, rep->nsteps ? "; " : "\n");
+	if (!dry_run && rep->nsteps)
+		printf("%zu programs ran, %zu failed\n", rep->steps_ok, rep->steps_failed);
 }
 
 int cmd_patch(int argc, char **argv)
@@ -215,7 +274,7 @@ int cmd_patch(int argc, char **argv)
 		mig_inventory_free(inv);
 		return 1;
 	}
-	if (!dry_run && rep->n) {
+	if (!dry_run && (rep->n || rep->nsteps)) {
 		r = mig_patch_apply(inv, rep);
 		if (r < 0) {
 			cli_error("patch: applying the changes", r);

@@ -1,7 +1,9 @@
 /* patch.c — see patch.h. */
 #include "patch.h"
 
+#include "chroot.h"
 #include "fileio.h"
+#include "initrd.h"
 #include "fsmount.h"
 #include "refs.h"
 #include "rewrite.h"
@@ -19,6 +21,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -38,11 +42,12 @@ struct pctx {
 	struct mig_patch_report *rep;
 	struct pfs *f;                 /* the one being planned */
 	const char *mount_prefix;      /* "" for the root filesystem, "/boot" for a separate /boot */
+	bool boot_changed;             /* a change that grub.cfg or the initrd depend on */
 };
 
 const char *mig_change_action_name(enum mig_change_action a)
 {
-	return a == MIG_CHANGE_REMOVE ? "remove" : "rewrite";
+	return a == MIG_CHANGE_REMOVE ? "remove" : a == MIG_CHANGE_CREATE ? "create" : "rewrite";
 }
 
 void mig_patch_report_free(struct mig_patch_report *rep)
@@ -58,6 +63,14 @@ void mig_patch_report_free(struct mig_patch_report *rep)
 		free(c->new_text);
 		free(c->reason);
 	}
+	for (size_t i = 0; i < rep->nsteps; i++) {
+		free(rep->steps[i].name);
+		for (size_t k = 0; k < sizeof(rep->steps[i].argv) / sizeof(rep->steps[i].argv[0]); k++)
+			free(rep->steps[i].argv[k]);
+		free(rep->steps[i].reason);
+		free(rep->steps[i].output);
+	}
+	free(rep->steps);
 	for (size_t i = 0; i < rep->nskipped; i++) {
 		free(rep->skipped[i].step);
 		free(rep->skipped[i].reason);
@@ -392,6 +405,8 @@ static int plan_file(struct pctx *c, const char *rel, const struct rw *w)
 		mig_rewrite_free(&out);
 		return 0;
 	}
+	if (w->kind == RW_DEV)
+		c->boot_changed = true;
 	return add_change(c, rel, MIG_CHANGE_REWRITE, text, len, out.text, out.len, out.changes, w->reason);
 }
 
@@ -478,14 +493,283 @@ static int plan_boot(struct pctx *c, const char *boot)
 		snprintf(rel, sizeof(rel), "%s%s%s/grub.cfg", boot, sl, gd);
 		r = plan_file(c, rel, &grubcfg);
 		snprintf(rel, sizeof(rel), "%s%s%s/device.map", boot, sl, gd);
+		size_t before = c->rep->n;
 		if (r == 0)
 			r = plan_remove(c, rel, "device.map pins BIOS drive numbers to the old disks; "
 					"GRUB probes without it");
+		if (c->rep->n > before)
+			c->boot_changed = true;
 	}
 	snprintf(rel, sizeof(rel), "%s%sloader/entries", boot, sl);
 	if (r == 0)
 		r = plan_dir(c, rel, NULL, ".conf", &bls);
 	return r;
+}
+
+static bool exists_beneath(int root_fd, const char *rel)
+{
+	int fd = open_beneath(root_fd, rel, O_PATH);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* --- steps run in a chroot ---------------------------------------------------------- */
+
+static int add_step(struct mig_patch_report *rep, const char *name, const char *const *argv,
+		    const char *reason)
+{
+	struct mig_patch_step *v = realloc(rep->steps, (rep->nsteps + 1) * sizeof(*v));
+	struct mig_patch_step st = { 0 };
+	bool ok = true;
+
+	if (!v)
+		return -ENOMEM;
+	rep->steps = v;
+	st.name = strdup(name);
+	st.reason = strdup(reason);
+	ok = st.name && st.reason;
+	for (size_t k = 0; argv[k] && k + 1 < sizeof(st.argv) / sizeof(st.argv[0]); k++)
+		ok = ok && (st.argv[k] = strdup(argv[k]));
+	rep->steps[rep->nsteps++] = st;   /* freed with the report, even half-made */
+	return ok ? 0 : -ENOMEM;
+}
+
+/* The drivers a target bus needs in the initrd (as verify judges them). */
+static bool bus_ok(enum mig_bus b, unsigned have)
+{
+	switch (b) {
+	case MIG_BUS_VIRTIO:
+		return (have & (MIG_DRV_VIRTIO_BLK | MIG_DRV_VIRTIO_SCSI)) && (have & MIG_DRV_VIRTIO_PCI);
+	case MIG_BUS_NVME:
+		return have & MIG_DRV_NVME;
+	case MIG_BUS_XEN:
+		return have & MIG_DRV_XEN_BLKFRONT;
+	case MIG_BUS_HYPERV:
+		return have & MIG_DRV_HV_STORVSC;
+	case MIG_BUS_SCSI:
+		return (have & MIG_DRV_VIRTIO_SCSI) && (have & MIG_DRV_VIRTIO_PCI);
+	case MIG_BUS_ANY:
+		break;
+	}
+	return true;
+}
+
+static size_t bus_modules(enum mig_bus b, const char **m)
+{
+	switch (b) {
+	case MIG_BUS_VIRTIO: m[0] = "virtio_pci"; m[1] = "virtio_blk"; m[2] = "virtio_scsi"; return 3;
+	case MIG_BUS_NVME: m[0] = "nvme"; return 1;
+	case MIG_BUS_XEN: m[0] = "xen_blkfront"; return 1;
+	case MIG_BUS_HYPERV: m[0] = "hv_vmbus"; m[1] = "hv_storvsc"; return 2;
+	case MIG_BUS_SCSI: m[0] = "virtio_pci"; m[1] = "virtio_scsi"; m[2] = "sd_mod"; return 3;
+	case MIG_BUS_ANY: break;
+	}
+	return 0;
+}
+
+struct initrd_scan {
+	int root_fd;
+	enum mig_bus bus;
+	size_t checked, lacking;
+	uint64_t largest;
+};
+
+/* Checks boot/initrd.img-VERSION (with boot/config-VERSION's built-ins). */
+static void scan_one_initrd(struct initrd_scan *s, const char *name)
+{
+	char rel[512];
+	struct stat st;
+	struct mig_initrd_info info;
+
+	snprintf(rel, sizeof(rel), "boot/%s", name);
+	int fd = open_beneath(s->root_fd, rel, O_RDONLY);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || mig_initrd_scan_fd(fd, &info) < 0) {
+		close(fd);
+		return;
+	}
+	close(fd);
+	if ((uint64_t)st.st_size > s->largest)
+		s->largest = (uint64_t)st.st_size;
+	unsigned have = info.modules | info.builtin;
+	char *kc = NULL;
+	size_t kl;
+	char ver[256];
+	if (!strncmp(name, "initrd.img-", 11))
+		snprintf(ver, sizeof(ver), "%s", name + 11);
+	else   /* initramfs-VERSION.img */
+		snprintf(ver, sizeof(ver), "%.*s", (int)(strlen(name) - 14), name + 10);
+	snprintf(rel, sizeof(rel), "boot/config-%s", ver);
+	if (read_beneath(s->root_fd, rel, 4u << 20, &kc, &kl, NULL) == 0) {
+		have |= mig_drivers_builtin_kconfig(kc, kl);
+		free(kc);
+	}
+	s->checked++;
+	if (!bus_ok(s->bus, have))
+		s->lacking++;
+}
+
+/* initramfs-tools: the modules appended to /etc/initramfs-tools/modules.
+ * 0, 1 (a skip recorded) or -errno. */
+static int plan_initramfs_modules(struct pctx *c, const char *const *mods, size_t nm)
+{
+	char *text = NULL;
+	size_t len = 0;
+	struct mig_rewrite out;
+	int r = read_beneath(c->f->root_fd, "etc/initramfs-tools/modules", MIG_PATCH_FILE_MAX, &text, &len, NULL);
+
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		r = add_skip(c->rep, "initrd", "etc/initramfs-tools/modules not read: %s", strerror(-r));
+		return r < 0 ? r : 1;
+	}
+	if ((r = mig_rewrite_add_modules(text, len, mods, nm, &out)) < 0) {
+		free(text);
+		return r;
+	}
+	if (!out.changes) {
+		free(text);
+		mig_rewrite_free(&out);
+		return 0;
+	}
+	return add_change(c, "etc/initramfs-tools/modules", MIG_CHANGE_REWRITE, text, len, out.text, out.len,
+			  out.changes, "storage drivers for the target bus added to the initrd");
+}
+
+/* dracut: /etc/dracut.conf.d/90-migrator.conf with add_drivers+=. */
+static int plan_dracut_conf(struct pctx *c, const char *const *mods, size_t nm)
+{
+	static const char *const rel = "etc/dracut.conf.d/90-migrator.conf";
+	char want[256];
+	size_t l = (size_t)snprintf(want, sizeof(want), "# migrator patch: storage drivers for the target\nadd_drivers+=\" ");
+	char *text = NULL, *nt;
+	size_t len = 0;
+	int r;
+
+	for (size_t i = 0; i < nm; i++)
+		l += (size_t)snprintf(want + l, sizeof(want) - l, "%s ", mods[i]);
+	snprintf(want + l, sizeof(want) - l, "\"\n");
+	if (!exists_beneath(c->f->root_fd, "etc/dracut.conf.d")) {
+		r = add_skip(c->rep, "initrd", "dracut system without etc/dracut.conf.d: drivers not added");
+		return r < 0 ? r : 1;
+	}
+	r = read_beneath(c->f->root_fd, rel, MIG_PATCH_FILE_MAX, &text, &len, NULL);
+	if (r == 0 && len == strlen(want) && !memcmp(text, want, len)) {
+		free(text);
+		return 0;
+	}
+	if (r < 0 && r != -ENOENT) {
+		r = r == -ENOMEM ? r : add_skip(c->rep, "initrd", "%s not read: %s", rel, strerror(-r));
+		return r < 0 ? r : 1;
+	}
+	if (!(nt = strdup(want))) {
+		free(text);
+		return -ENOMEM;
+	}
+	if (r == -ENOENT && !(text = strdup(""))) {
+		free(nt);
+		return -ENOMEM;
+	}
+	return add_change(c, rel, r == -ENOENT ? MIG_CHANGE_CREATE : MIG_CHANGE_REWRITE, text, len, nt,
+			  strlen(nt), 1, "storage drivers for the target bus added to dracut's initrd");
+}
+
+static int plan_initramfs(struct pctx *c)
+{
+	struct initrd_scan s = { .root_fd = c->f->root_fd, .bus = c->opts->target_bus };
+	int fd = open_beneath(c->f->root_fd, "boot", O_RDONLY | O_DIRECTORY);
+
+	if (c->opts->target_bus == MIG_BUS_ANY)
+		return add_skip(c->rep, "initrd", "no --target-bus: the initrd's drivers were not checked");
+	if (fd < 0)
+		return 0;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	struct dirent *e;
+	for (size_t n = 0; (e = readdir(d)) && n < MIG_PATCH_DIR_MAX; n++)
+		if ((!strncmp(e->d_name, "initrd.img-", 11) && !strstr(e->d_name, ".bak") &&
+		     !strstr(e->d_name, MIG_PATCH_BACKUP_SUFFIX)) ||
+		    (!strncmp(e->d_name, "initramfs-", 10) && strlen(e->d_name) > 14 &&
+		     !strcmp(e->d_name + strlen(e->d_name) - 4, ".img") && !strstr(e->d_name, "kdump") &&
+		     !strstr(e->d_name, "rescue")))
+			scan_one_initrd(&s, e->d_name);
+	closedir(d);
+	if (!s.checked)
+		return add_skip(c->rep, "initrd", "no /boot/initrd.img-* or /boot/initramfs-*.img on the root "
+				"filesystem (a separate /boot, or mkinitcpio): drivers not checked");
+	if (!s.lacking)
+		return 0;
+	bool dracut = false;
+	if (!exists_beneath(c->f->root_fd, "usr/sbin/update-initramfs")) {
+		dracut = exists_beneath(c->f->root_fd, "usr/bin/dracut") ||
+			 exists_beneath(c->f->root_fd, "usr/sbin/dracut");
+		if (!dracut)
+			return add_skip(c->rep, "initrd", "%zu initrd(s) lack %s drivers, but the system has neither "
+					"update-initramfs nor dracut (mkinitcpio is not handled yet)", s.lacking,
+					mig_bus_name(s.bus));
+	}
+	/* update-initramfs writes the new image beside the old one */
+	int bfd = open_beneath(c->f->root_fd, "boot", O_RDONLY | O_DIRECTORY);
+	struct statvfs sv;
+	if (bfd >= 0 && fstatvfs(bfd, &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize < 2 * s.largest) {
+		close(bfd);
+		return add_skip(c->rep, "initrd", "refused: /boot has %llu KiB free, rebuilding needs %llu "
+				"(twice the largest initrd)", (unsigned long long)((uint64_t)sv.f_bavail * sv.f_frsize >> 10),
+				(unsigned long long)(2 * s.largest >> 10));
+	}
+	if (bfd >= 0)
+		close(bfd);
+
+	const char *mods[4];
+	size_t nm = bus_modules(s.bus, mods);
+	int r = dracut ? plan_dracut_conf(c, mods, nm) : plan_initramfs_modules(c, mods, nm);
+	if (r < 0)
+		return r;
+	if (r > 0)
+		return 0;   /* a skip was recorded */
+	static const char *const argv[] = { "/usr/sbin/update-initramfs", "-u", "-k", "all", NULL };
+	static const char *const dargv_usr[] = { "/usr/bin/dracut", "-f", "--regenerate-all", NULL };
+	static const char *const dargv_sbin[] = { "/usr/sbin/dracut", "-f", "--regenerate-all", NULL };
+	char why[160];
+	snprintf(why, sizeof(why), "%zu of %zu initrd(s) lack %s drivers", s.lacking, s.checked,
+		 mig_bus_name(s.bus));
+	c->boot_changed = true;
+	return add_step(c->rep, "initramfs", !dracut ? argv :
+			exists_beneath(c->f->root_fd, "usr/bin/dracut") ? dargv_usr : dargv_sbin, why);
+}
+
+static int plan_grub_mkconfig(struct pctx *c)
+{
+	static const char *const debian[] = { "/usr/sbin/update-grub", NULL };
+	static const char *const grub2[] = { "/usr/sbin/grub2-mkconfig", "-o", "/boot/grub2/grub.cfg", NULL };
+	static const char *const grub[] = { "/usr/sbin/grub-mkconfig", "-o", "/boot/grub/grub.cfg", NULL };
+	const char *const *argv = NULL;
+
+	if (!c->boot_changed)
+		return 0;
+	if (c->f->disk->is_image)
+		return add_skip(c->rep, "grub.cfg", "not regenerated: the disk is an image file, and GRUB's "
+				"10_linux writes no kernel entry for a filesystem loop-mounted from a file; "
+				"device names rewritten in place instead");
+	if (exists_beneath(c->f->root_fd, "usr/sbin/update-grub"))
+		argv = debian;
+	else if (exists_beneath(c->f->root_fd, "usr/sbin/grub2-mkconfig"))
+		argv = grub2;
+	else if (exists_beneath(c->f->root_fd, "usr/sbin/grub-mkconfig"))
+		argv = grub;
+	if (!argv)
+		return add_skip(c->rep, "grub.cfg", "not regenerated (no update-grub or grub-mkconfig on the "
+				"system); device names rewritten in place instead");
+	return add_step(c->rep, "grub.cfg", argv,
+			"boot configuration changed: grub.cfg regenerated by the system's own tool");
 }
 
 /* lvm devices file: "IDTYPE=sys_wwid IDNAME=naa.xxx DEVNAME=/dev/sda PVID=..." */
@@ -565,15 +849,6 @@ static int plan_root(struct pctx *c)
 	return r;
 }
 
-static bool exists_beneath(int root_fd, const char *rel)
-{
-	int fd = open_beneath(root_fd, rel, O_PATH);
-
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
-}
 
 /* PRETTY_NAME="..." of os-release. */
 static char *os_name(int root_fd)
@@ -695,8 +970,16 @@ static int plan_one(struct pfs *f, void *data)
 				r = -ENOMEM;
 		}
 		c->mount_prefix = "";
+		c->boot_changed = false;
 		if (r == 0)
 			r = plan_root(c);
+		if (r == 0 && s->roots == 1) {
+			c->rep->root_disk = f->disk_idx;
+			c->rep->root_part = f->part ? f->part->partno : 0;
+			r = plan_initramfs(c);
+			if (r == 0)
+				r = plan_grub_mkconfig(c);
+		}
 	} else if (exists_beneath(f->root_fd, "grub/grub.cfg") || exists_beneath(f->root_fd, "grub2/grub.cfg") ||
 		   exists_beneath(f->root_fd, "loader/entries")) {
 		c->mount_prefix = "/boot";
@@ -723,13 +1006,6 @@ int mig_patch_plan(const struct mig_inventory *inv, const struct mig_patch_opts 
 	if (r == 0 && s.roots > 1)
 		r = add_skip(rep, "system", "%zu installed systems found; patched all of them, "
 			     "device names resolved against the same disks", s.roots);
-	if (r == 0)
-		r = add_skip(rep, "initrd", "not rebuilt: patch does not run the system's "
-			     "update-initramfs/dracut in a chroot yet; check initrd.drivers with "
-			     "`migrator verify --target-bus=...`");
-	if (r == 0)
-		r = add_skip(rep, "grub.cfg", "not regenerated with update-grub/grub2-mkconfig; "
-			     "device names rewritten in place instead");
 	if (r == 0)
 		r = add_skip(rep, "boot-code", "BIOS boot code and the UEFI fallback loader are not "
 			     "reinstalled; see bios.* and uefi.* of `migrator verify`");
@@ -760,6 +1036,26 @@ static int apply_one(int root_fd, const char *dir, struct mig_change *ch)
 	if (snprintf(path, sizeof(path), "%s/%s", dir, rel) >= (int)sizeof(path) ||
 	    snprintf(backup, sizeof(backup), "%s%s", path, MIG_PATCH_BACKUP_SUFFIX) >= (int)sizeof(backup))
 		return -ENAMETOOLONG;
+	if (ch->action == MIG_CHANGE_CREATE) {
+		/* a new file: its directory reached without symlinks, the name free */
+		char parent[4096];
+		snprintf(parent, sizeof(parent), "%s", rel);
+		char *slash = strrchr(parent, '/');
+		if (slash)
+			*slash = 0;
+		int pfd = open_beneath(root_fd, slash ? parent : ".", O_PATH | O_DIRECTORY);
+		if (pfd < 0)
+			return pfd;
+		close(pfd);
+		int efd = open_beneath(root_fd, rel, O_PATH);
+		if (efd >= 0) {
+			close(efd);
+			return -EEXIST;
+		}
+		if (efd != -ENOENT)
+			return efd;
+		return mig_write_file_atomic(path, ch->new_text, ch->new_len, 0644);
+	}
 	/* still what was planned, and still reached without symlinks */
 	r = read_beneath(root_fd, rel, MIG_PATCH_FILE_MAX, &cur, &cur_len, &mode);
 	if (r < 0)
@@ -860,12 +1156,214 @@ static int apply_fs(struct pfs *f, void *data)
 	return r == -ENOMEM ? r : 0;
 }
 
+/* The filesystem an fstab spec names, resolved against the inventory. */
+static bool find_fs(const struct mig_inventory *inv, const char *spec, struct pfs *ret)
+{
+	enum mig_ref_kind kind;
+	char *value = NULL, *mapped = NULL;
+
+	if (mig_ref_parse_spec(spec, &kind, &value) < 0)
+		return false;
+	if ((kind == MIG_REF_DEVNAME || kind == MIG_REF_MACHINE) && devmap(spec, &mapped, (void *)inv) == 1) {
+		free(value);
+		value = NULL;
+		if (mig_ref_parse_spec(mapped, &kind, &value) < 0)
+			value = NULL;
+		free(mapped);
+		if (!value)
+			return false;
+	}
+	bool found = false;
+	for (size_t i = 0; i < inv->ndisks && !found; i++) {
+		const struct mig_disk *d = &inv->disks[i];
+		for (size_t j = 0; j < d->nparts && !found; j++) {
+			const struct mig_part *p = &d->parts[j];
+			const char *have = kind == MIG_REF_UUID ? p->fs.uuid : kind == MIG_REF_PARTUUID ? p->uuid :
+					   kind == MIG_REF_LABEL ? p->fs.label : NULL;
+			if (have && !strcasecmp(have, value)) {
+				*ret = (struct pfs){ .disk = d, .part = p, .disk_idx = i, .name = p->path, .root_fd = -1 };
+				found = true;
+			}
+		}
+	}
+	free(value);
+	return found;
+}
+
+/* A generated grub.cfg we can boot: some kernel entry, and no root= (or
+ * other reference) by kernel device name or old-hardware path. */
+static bool grub_cfg_usable(const char *text, size_t len)
+{
+	struct mig_refs refs = { 0 };
+	bool linux_line = false, bad = false;
+
+	for (const char *l = text; l && l < text + len; l = memchr(l, '\n', (size_t)(text + len - l))) {
+		while (l < text + len && (*l == '\n' || *l == ' ' || *l == '\t'))
+			l++;
+		if (!strncmp(l, "linux", 5) && (l[5] == ' ' || l[5] == '\t' || !strncmp(l + 5, "efi", 3) ||
+						 !strncmp(l + 5, "16", 2)))
+			linux_line = true;
+	}
+	if (mig_refs_from_grub_cfg(&refs, text, len, "grub.cfg") < 0)
+		bad = true;
+	for (size_t i = 0; i < refs.n; i++)
+		if (refs.v[i].kind == MIG_REF_DEVNAME || refs.v[i].kind == MIG_REF_MACHINE)
+			bad = true;
+	mig_refs_clear(&refs);
+	return linux_line && !bad;
+}
+
+static void fail_steps(struct mig_patch_report *rep, int err, const char *why)
+{
+	for (size_t i = 0; i < rep->nsteps; i++) {
+		struct mig_patch_step *st = &rep->steps[i];
+		if (st->ran)
+			continue;
+		st->error = err;
+		free(st->output);
+		st->output = strdup(why);
+		rep->steps_failed++;
+	}
+}
+
+/* Runs the planned steps in a chroot of the root filesystem, with /boot
+ * and /boot/efi mounted as its fstab says. */
+static int run_steps(const struct mig_inventory *inv, struct mig_patch_report *rep)
+{
+	static const char *const mps[] = { "/boot", "/boot/efi" };
+	struct pfs root = { 0 }, sub[2];
+	struct mig_chroot_bind binds[2];
+	size_t nsub = 0;
+	int r, first = 0;
+
+	if (rep->root_disk >= inv->ndisks)
+		return -EINVAL;
+	root = (struct pfs){ .disk = &inv->disks[rep->root_disk], .disk_idx = rep->root_disk, .root_fd = -1 };
+	for (size_t j = 0; j < root.disk->nparts; j++)
+		if (root.disk->parts[j].partno == rep->root_part)
+			root.part = &root.disk->parts[j];
+	root.name = root.part ? root.part->path : root.disk->path;
+	if ((r = pfs_open(&root, MIG_FSMOUNT_RW)) < 0) {
+		fail_steps(rep, r, "the root filesystem could not be mounted read-write");
+		return r;
+	}
+	char *fstab = NULL;
+	size_t flen = 0;
+	struct mig_refs refs = { 0 };
+	if (read_beneath(root.root_fd, "etc/fstab", MIG_PATCH_FILE_MAX, &fstab, &flen, NULL) == 0)
+		mig_refs_from_fstab(&refs, fstab, flen, "etc/fstab");
+	free(fstab);
+	for (size_t m = 0; m < 2 && !first; m++) {
+		char what[64];
+		snprintf(what, sizeof(what), "fstab %s", mps[m]);
+		for (size_t i = 0; i < refs.n; i++) {
+			size_t wl = strlen(what);
+			if (strncmp(refs.v[i].what, what, wl) || (refs.v[i].what[wl] && refs.v[i].what[wl] != ' '))
+				continue;
+			char spec[600];
+			snprintf(spec, sizeof(spec), "%s%s", refs.v[i].kind == MIG_REF_UUID ? "UUID=" :
+				 refs.v[i].kind == MIG_REF_PARTUUID ? "PARTUUID=" :
+				 refs.v[i].kind == MIG_REF_LABEL ? "LABEL=" : "", refs.v[i].value);
+			/* /boot is needed (the kernels, initrds and grub.cfg live
+			 * there); /boot/efi only by tools these steps do not run,
+			 * and the rescue kernel may lack vfat: go on without it */
+			if (!find_fs(inv, spec, &sub[nsub])) {
+				if (m == 1)
+					break;
+				first = -ENODEV;
+				fail_steps(rep, first, "the filesystem the system mounts at /boot is not on the disks");
+				break;
+			}
+			if ((r = pfs_open(&sub[nsub], MIG_FSMOUNT_RW)) < 0) {
+				if (m == 1)
+					break;
+				first = r;
+				fail_steps(rep, r, "the system's /boot could not be mounted");
+				break;
+			}
+			binds[nsub] = (struct mig_chroot_bind){ mig_fsmount_dir(sub[nsub].m), mps[m] };
+			nsub++;
+			break;
+		}
+	}
+	mig_refs_clear(&refs);
+	for (size_t i = 0; i < rep->nsteps && !first; i++) {
+		struct mig_patch_step *st = &rep->steps[i];
+		char *out = NULL;
+		size_t len = 0;
+		int status = 0;
+
+		/* grub.cfg: keep the current one to put back if the new one is unusable */
+		char cfg[4200] = "", *before = NULL;
+		size_t blen = 0;
+		mode_t bmode = 0644;
+		if (!strcmp(st->name, "grub.cfg")) {
+			const char *rel = st->argv[1] && st->argv[2] && !strcmp(st->argv[1], "-o") ? st->argv[2] :
+					  "/boot/grub/grub.cfg";
+			if (nsub && !strcmp(binds[0].target, "/boot") && !strncmp(rel, "/boot/", 6))
+				snprintf(cfg, sizeof(cfg), "%s/%s", binds[0].source, rel + 6);
+			else
+				snprintf(cfg, sizeof(cfg), "%s%s", mig_fsmount_dir(root.m), rel);
+			struct stat bst;
+			if (mig_read_file(cfg, MIG_PATCH_FILE_MAX, &before, &blen) < 0)
+				before = NULL;
+			else if (stat(cfg, &bst) == 0)
+				bmode = bst.st_mode & 07777;
+		}
+		r = mig_chroot_run(mig_fsmount_dir(root.m), binds, nsub, st->argv, MIG_PATCH_STEP_TIMEOUT,
+				   &status, &out, &len);
+		if (before) {
+			char *after = NULL;
+			size_t alen = 0;
+			bool usable = r == 0 && mig_read_file(cfg, MIG_PATCH_FILE_MAX, &after, &alen) == 0 &&
+				      grub_cfg_usable(after, alen);
+			if (!usable && mig_write_file_atomic(cfg, before, blen, bmode) == 0)
+				st->reverted = true;
+			free(after);
+			free(before);
+		}
+		if (r == 0 || r == -ETIMEDOUT) {
+			st->ran = true;
+			st->output = out;
+			st->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+			st->error = r < 0 ? r : st->status ? -EIO : 0;
+			if (st->reverted && !st->error && !st->status)
+				st->error = 0;   /* a fallback, not a failure: the in-place rewrite stands */
+		} else {
+			st->error = r;
+		}
+		if (st->error)
+			rep->steps_failed++;
+		else
+			rep->steps_ok++;
+	}
+	while (nsub > 0)
+		pfs_close(&sub[--nsub]);
+	int dfd = open(mig_fsmount_dir(root.m), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		syncfs(dfd);
+		close(dfd);
+	}
+	pfs_close(&root);
+	for (size_t i = 0; i < rep->nsteps && !first; i++)
+		if (rep->steps[i].error)
+			first = rep->steps[i].error;
+	return first;
+}
+
 int mig_patch_apply(const struct mig_inventory *inv, struct mig_patch_report *rep)
 {
 	struct apply_state s = { .rep = rep };
 	int r;
 
-	rep->applied = rep->failed = 0;
+	rep->applied = rep->failed = rep->steps_ok = rep->steps_failed = 0;
 	r = each_fs(inv, apply_fs, &s);
-	return r < 0 ? r : s.first_err;
+	if (r < 0)
+		return r;
+	/* the tools read the changed files: only after every change went in */
+	if (rep->nsteps && !s.first_err)
+		s.first_err = run_steps(inv, rep);
+	else if (rep->nsteps)
+		fail_steps(rep, -ECANCELED, "not run: a file change failed");
+	return s.first_err;
 }

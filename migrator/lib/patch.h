@@ -40,8 +40,30 @@
  * new file. Every filesystem is unmounted on every path. A second plan
  * after an apply is empty: the rewrites are idempotent.
  *
- * Not done here (reported in `skipped`): rebuilding the initrd and grub.cfg
- * with the system's own tools in a chroot, reinstalling boot code.
+ * Then, when the boot configuration changed, the system's own tools run in
+ * a chroot of it (chroot.h), with its /boot and /boot/efi mounted as its
+ * fstab says:
+ *
+ *   initramfs  with a target bus whose drivers an initrd in /boot lacks
+ *              (initrd.h; /boot/initrd.img-V or /boot/initramfs-V.img on
+ *              the root filesystem): the modules are added to
+ *              /etc/initramfs-tools/modules and `update-initramfs -u -k all`
+ *              runs, or (dracut) /etc/dracut.conf.d/90-migrator.conf is
+ *              created with add_drivers+= and `dracut -f --regenerate-all`
+ *              runs; refused (a skip) when /boot's free space is under
+ *              twice the largest initrd.
+ *   grub.cfg   `update-grub` (Debian/Ubuntu) or `grub2-mkconfig -o
+ *              /boot/grub2/grub.cfg` (RHEL, SUSE), when fstab, GRUB's
+ *              config or the initrd changed. The generated file must have a
+ *              kernel entry and no root= by kernel device name (without
+ *              udev there is no /dev/disk/by-uuid, and grub-mkconfig then
+ *              writes root=/dev/...); otherwise the previous grub.cfg (with
+ *              the in-place rewrite) is put back and the step is "reverted".
+ *              Not planned for image files: GRUB's 10_linux writes no
+ *              kernel entry for a filesystem loop-mounted from a file.
+ *
+ * Not done (reported in `skipped`): mkinitcpio, a separate /boot's initrds,
+ * reinstalling BIOS boot code, the UEFI fallback loader.
  *
  * Library code: never prints. Needs CAP_SYS_ADMIN (mounts).
  */
@@ -66,7 +88,7 @@ struct mig_patch_opts {
 	enum mig_patch_network network;
 };
 
-enum mig_change_action { MIG_CHANGE_REWRITE, MIG_CHANGE_REMOVE };
+enum mig_change_action { MIG_CHANGE_REWRITE, MIG_CHANGE_REMOVE, MIG_CHANGE_CREATE };
 
 struct mig_change {
 	char *device;        /* the filesystem's partition: "disk.img1", "/dev/vda2" */
@@ -92,14 +114,35 @@ struct mig_patch_skip {
 	char *reason;
 };
 
+/* A program of the installed system run in a chroot (chroot.h) after the
+ * file changes: update-grub / grub2-mkconfig -o, update-initramfs -u. */
+struct mig_patch_step {
+	char *name;          /* "initramfs", "grub.cfg" */
+	char *argv[6];       /* argv[0] absolute inside the system */
+	char *reason;
+	/* filled by mig_patch_apply() */
+	bool ran;
+	int status;          /* exit status; -1 killed (timeout) */
+	char *output;        /* its stdout+stderr, at most MIG_CHROOT_OUTPUT_MAX bytes */
+	int error;           /* -errno (or -EIO for a non-zero exit), else 0 */
+	bool reverted;       /* grub.cfg: the generated file was unusable (no kernel entry,
+				or root= by kernel device name); the previous one was put back */
+};
+
+#define MIG_PATCH_STEP_TIMEOUT 900   /* seconds per step (update-initramfs under TCG is slow) */
+
 struct mig_patch_report {
 	char *root_device;   /* the installed system's root filesystem */
+	size_t root_disk, root_part;
 	char *os_name;       /* PRETTY_NAME of os-release, or NULL */
 	struct mig_change *v;
 	size_t n;
 	struct mig_patch_skip *skipped;
 	size_t nskipped;
-	size_t applied, failed;
+	struct mig_patch_step *steps;
+	size_t nsteps;
+	size_t applied, failed;          /* file changes */
+	size_t steps_ok, steps_failed;   /* programs run */
 };
 
 /* Plans the changes for inv. Returns 0 and a new report (free with
@@ -114,7 +157,7 @@ int mig_patch_apply(const struct mig_inventory *inv, struct mig_patch_report *re
 
 void mig_patch_report_free(struct mig_patch_report *rep);
 
-/* "rewrite", "remove". */
+/* "rewrite", "remove", "create" (a new file: no backup; old_text is ""). */
 const char *mig_change_action_name(enum mig_change_action a);
 
 #endif

@@ -813,3 +813,51 @@ int mig_rewrite_netplan(const char *text, size_t len, struct mig_rewrite *ret)
 	free(v);
 	return finish(&out, changes, ret);
 }
+
+/* --- initramfs-tools modules ----------------------------------------------------- */
+
+/* A module name and its alias with '-' for '_' are the same module. */
+static bool same_module(const char *a, size_t an, const char *b)
+{
+	if (an != strlen(b))
+		return false;
+	for (size_t i = 0; i < an; i++) {
+		char x = a[i] == '-' ? '_' : a[i], y = b[i] == '-' ? '_' : b[i];
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
+int mig_rewrite_add_modules(const char *text, size_t len, const char *const *mods, size_t n,
+			    struct mig_rewrite *ret)
+{
+	struct line *v = NULL;
+	size_t nl = 0, b, e;
+	struct buf out = { 0 };
+	unsigned changes = 0;
+	int r;
+
+	if (len > MIG_REWRITE_TEXT_MAX)
+		return -EFBIG;
+	if ((r = split(text, len, &v, &nl)) < 0)
+		return r;
+	put(&out, text, len);
+	for (size_t m = 0; m < n; m++) {
+		bool have = false;
+		for (size_t i = 0; i < nl && !have; i++)
+			have = !is_comment(v[i].s, v[i].n) && field(v[i].s, v[i].n, 0, &b, &e) &&
+			       same_module(v[i].s + b, e - b, mods[m]);
+		for (size_t k = 0; k < m && !have; k++)
+			have = !strcmp(mods[k], mods[m]);
+		if (have)
+			continue;
+		if (out.n && out.p[out.n - 1] != '\n')
+			puts_(&out, "\n");
+		puts_(&out, mods[m]);
+		puts_(&out, "\n");
+		changes++;
+	}
+	free(v);
+	return finish(&out, changes, ret);
+}

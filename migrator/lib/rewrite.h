@@ -110,4 +110,10 @@ int mig_rewrite_netplan(const char *text, size_t len, struct mig_rewrite *ret);
  * (patch removes the MAC-pinned naming rules that would rename them). */
 int mig_rewrite_interfaces_dhcp(const char *text, size_t len, struct mig_rewrite *ret);
 
+/* initramfs-tools' /etc/initramfs-tools/modules (one module per line,
+ * with optional arguments): appends each of mods (n names) that no
+ * uncommented line names yet. ret->changes counts the lines added. */
+int mig_rewrite_add_modules(const char *text, size_t len, const char *const *mods, size_t n,
+			    struct mig_rewrite *ret);
+
 #endif

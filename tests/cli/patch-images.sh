@@ -107,7 +107,7 @@ check "dry-run: fstab line -/+" grep -qx "+UUID=$ROOTUUID	/	ext4	errors=remount-
 check "dry-run: swap by UUID" grep -qx "+UUID=$SWAPUUID none swap sw 0 0" dry.txt
 check "dry-run: grub.cfg root=UUID=" grep -q "^+	linux /boot/vmlinuz-$KVER root=UUID=$ROOTUUID ro quiet" dry.txt
 check "dry-run: device.map removal diff" grep -q '^+++ /dev/null' dry.txt
-check "dry-run: summary line" grep -q '^[1-9][0-9]* changes planned, nothing written$' dry.txt
+check "dry-run: summary line" grep -q '^[1-9][0-9]* changes planned, [0-9]* programs to run, nothing written$' dry.txt
 # the printed diff applies with patch(1) to a copy of the original fstab
 in_image mbr.img cp "$MNT/etc/fstab" fstab.orig
 awk '/^would /{p=0} /^would rewrite mbr.img1:\/etc\/fstab:/{p=1; next} p' dry.txt >fstab.diff
@@ -127,7 +127,7 @@ check "patch: every change applied" jqe '.summary.failed == 0 and .summary.appli
 check "patch: JSON lists fstab, default/grub, grub.cfg, device.map, udev rules, netplan, sources.list" \
 	jqe '[.changes[].path] as $p | ["/etc/fstab", "/etc/default/grub", "/boot/grub/grub.cfg", "/boot/grub/device.map",
 	"/etc/udev/rules.d/70-persistent-net.rules", "/etc/netplan/50-cloud-init.yaml", "/etc/apt/sources.list"] | all(. as $x | $p | index($x))' p1.json
-check "patch: skipped steps are reported" jqe 'any(.skipped[]; .step == "initrd")' p1.json
+check "patch: skipped steps are reported" jqe 'any(.skipped[]; .step == "initrd" or .step == "grub.cfg")' p1.json
 check_files() {
 	grep -qx "UUID=$ROOTUUID	/	ext4	errors=remount-ro 0 1" "$MNT/etc/fstab" &&
 	grep -qx "UUID=$SWAPUUID none swap sw 0 0" "$MNT/etc/fstab" &&
@@ -176,6 +176,50 @@ check "immutable: fstab rewritten and immutable again" in_image imm.img imm_ok
 in_image imm.img chattr -i "$MNT/etc/fstab"
 check "symlink out of the image: not followed, reported" jqe 'any(.skipped[]; .reason | contains("symlink"))' imm.json
 check "symlink out of the image: target untouched" grep -qx 'crypt1 /dev/sda3 none luks' host-crypttab
+
+# --- a dracut system (RHEL-like): BLS entry, ifcfg, an initrd without virtio;
+# its "dracut" is a busybox script that installs an initrd with virtio, so
+# the chroot step runs for real on a tiny static root
+rhel_image() {
+	local img=$1
+	truncate -s 64M "$img"
+	printf 'label: dos\ntype=83, bootable\n' | sfdisk -q "$img"
+	mkfs_file fs.ext4 "$(part_size "$img" 1)" ext4 -L root && put_fs "$img" 1 fs.ext4 || return 1
+	mount_part "$img" 1 || return 1
+	mkdir -p "$MNT"/{bin,dev,proc,sys,run,tmp,usr/bin,usr/lib/fake,boot/loader/entries,etc/dracut.conf.d,etc/sysconfig/network-scripts}
+	cp /bin/busybox "$MNT/bin/busybox"
+	printf 'PRETTY_NAME="Red Hat Enterprise Linux 9.3 (Plow)"\nID=rhel\n' >"$MNT/etc/os-release"
+	printf '/dev/vda1 / ext4 defaults 0 1\n' >"$MNT/etc/fstab"
+	printf 'title RHEL\nlinux /boot/vmlinuz-%s\ninitrd /boot/initramfs-%s.img\noptions root=/dev/vda1 ro\n' "$KVER" "$KVER" \
+		>"$MNT/boot/loader/entries/test.conf"
+	printf 'DEVICE=eth0\nHWADDR=52:54:00:12:34:56\nBOOTPROTO=dhcp\n' >"$MNT/etc/sysconfig/network-scripts/ifcfg-eth0"
+	echo "not a kernel" >"$MNT/boot/vmlinuz-$KVER"
+	initrd "$MNT/boot/initramfs-$KVER.img" nvme
+	initrd "$MNT/usr/lib/fake/virtio.img" virtio_blk virtio_pci
+	printf '#!/bin/busybox sh\necho "dracut $*"\n/bin/busybox cp /usr/lib/fake/virtio.img /boot/initramfs-%s.img\n' "$KVER" \
+		>"$MNT/usr/bin/dracut"
+	chmod +x "$MNT/usr/bin/dracut"
+	umount_part
+}
+rm -f fs.ext4
+check "build a dracut system image (busybox as its dracut)" rhel_image rhel.img
+"$MIGRATOR" patch --dry-run -J --target-bus=virtio rhel.img >rd.json 2>rd.err
+check "dracut dry-run: creates 90-migrator.conf (diff from /dev/null), plans dracut" \
+	jqe 'any(.changes[]; .action == "create" and .path == "/etc/dracut.conf.d/90-migrator.conf" and
+	(.diff | startswith("--- /dev/null")) and (.diff | contains("+add_drivers+=\" virtio_pci virtio_blk virtio_scsi \""))) and
+	[.steps[].command] == ["/usr/bin/dracut -f --regenerate-all"]' rd.json
+check "dracut dry-run: BLS options and ifcfg HWADDR planned" \
+	jqe '[.changes[].path] | index("/boot/loader/entries/test.conf") and index("/etc/sysconfig/network-scripts/ifcfg-eth0")' rd.json
+"$MIGRATOR" patch -J --target-bus=virtio rhel.img >rp.json 2>rp.err
+check "dracut patch: exit 0, dracut ran in the chroot" \
+	bash -c 'test $0 = 0 && jq -e "any(.steps[]; .ran and .status == 0 and (.output | contains(\"dracut -f --regenerate-all\")))" rp.json >/dev/null' $?
+check "dracut patch: no mount left behind" not grep -q migrator-fs /proc/self/mounts
+"$MIGRATOR" verify --json --target-bus=virtio rhel.img >rv.json 2>/dev/null
+check "dracut patch: verify finds virtio in the new initrd, BLS root= passes" \
+	jqe 'any(.checks[]; .check == "initrd.drivers" and .result == "pass") and
+	any(.checks[]; .check == "ref" and .result == "pass" and (.subject | contains("loader/entries")))' rv.json
+"$MIGRATOR" patch -J --target-bus=virtio rhel.img >rp2.json 2>/dev/null
+check "dracut patch again: nothing to change or run" jqe '.summary.changes == 0 and .summary.steps == 0' rp2.json
 
 # --- errors
 truncate -s 16M empty.img

@@ -59,5 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	RUN_PLAIN(mig_rewrite_nm_keyfile(t, size, size & 1, &rw));
 	RUN_PLAIN(mig_rewrite_netplan(t, size, &rw));
 	RUN_PLAIN(mig_rewrite_interfaces_dhcp(t, size, &rw));
+	static const char *const mods[] = { "virtio_blk", "virtio-pci", "nvme" };
+	RUN_PLAIN(mig_rewrite_add_modules(t, size, mods, 3, &rw));
 	return 0;
 }

@@ -1,5 +1,5 @@
 /* Unit tests of the chroot runner (chroot.h) on a tiny static root: the
- * host's static busybox (Debian's busybox-static or busybox package) in a
+ * host's static busybox (Debian's busybox-static, deps/host-setup.sh test group) in a
  * temporary directory. Needs root (mount namespaces); skipped otherwise. */
 #include "tap.h"
 #include "chroot.h"

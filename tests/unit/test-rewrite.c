@@ -185,6 +185,21 @@ TEST(cmdline_words)
 	mig_rewrite_free(&rw);
 }
 
+TEST(add_modules)
+{
+	static const char t[] = "# List of modules\n#virtio_blk\nvirtio-pci\nloop max_loop=8";
+	const char *const mods[] = { "virtio_blk", "virtio_scsi", "virtio_pci", "loop" };
+	struct mig_rewrite rw = { 0 }, again = { 0 };
+
+	CHECK_INT(mig_rewrite_add_modules(t, sizeof(t) - 1, mods, 4, &rw), 0);
+	CHECK_STR(rw.text, "# List of modules\n#virtio_blk\nvirtio-pci\nloop max_loop=8\nvirtio_blk\nvirtio_scsi\n");
+	CHECK_INT(rw.changes, 2);
+	CHECK_INT(mig_rewrite_add_modules(rw.text, rw.len, mods, 4, &again), 0);
+	CHECK_INT(again.changes, 0);
+	mig_rewrite_free(&again);
+	mig_rewrite_free(&rw);
+}
+
 int main(void)
 {
 	RUN(debian_fstab);
@@ -207,5 +222,6 @@ int main(void)
 	RUN(preserves_bytes);
 	RUN(limits_and_errors);
 	RUN(cmdline_words);
+	RUN(add_modules);
 	return tap_done();
 }

@@ -34,7 +34,8 @@
  * mig_patch_apply() remounts each filesystem that has changes read-write,
  * checks that every file still holds the planned old text, writes the
  * backup FILE.migrator-orig (kept if it exists: it holds the original from
- * the first run), then replaces the file atomically (fileio.h) or, for a
+ * the first run), then replaces the file atomically (fileio.h; owner and
+ * SELinux label carried over) or, for a
  * removal, unlinks it (the backup is the original). A file with the
  * immutable attribute gets it cleared for the write and set again on the
  * new file. Every filesystem is unmounted on every path. A second plan

@@ -164,6 +164,8 @@ check "second patch text: 0 changes" grep -q '^0 changes applied, 0 failed$' p2.
 rm -f fs.ext4 fs.swap
 check "build second image" bios_image imm.img
 setup_traps() {
+	python3 -c 'import os, sys; os.setxattr(sys.argv[1], "security.selinux", b"system_u:object_r:etc_t:s0\0")' "$MNT/etc/fstab" &&
+	chown 123:456 "$MNT/etc/apt/sources.list" &&
 	chattr +i "$MNT/etc/fstab" &&
 	printf 'crypt1 /dev/sda3 none luks\n' >"$SCRATCH/host-crypttab" &&
 	ln -s "$SCRATCH/host-crypttab" "$MNT/etc/crypttab"
@@ -173,6 +175,11 @@ check "chattr +i etc/fstab, etc/crypttab -> a file outside the image" in_image i
 check "immutable: exit 0, reported" bash -c 'test $0 = 0 && jq -e "any(.changes[]; .path == \"/etc/fstab\" and .immutable and .applied)" imm.json >/dev/null' $?
 imm_ok() { grep -q "^UUID=" "$MNT/etc/fstab" && lsattr -d "$MNT/etc/fstab" | grep -q '^[^ ]*i'; }
 check "immutable: fstab rewritten and immutable again" in_image imm.img imm_ok
+label_ok() {
+	python3 -c 'import os, sys; sys.exit(os.getxattr(sys.argv[1], "security.selinux") != b"system_u:object_r:etc_t:s0\0")' "$MNT/etc/fstab" &&
+	grep -q '^# deb cdrom' "$MNT/etc/apt/sources.list" && test "$(stat -c %u:%g "$MNT/etc/apt/sources.list")" = 123:456
+}
+check "rewritten files keep their SELinux label and owner" in_image imm.img label_ok
 in_image imm.img chattr -i "$MNT/etc/fstab"
 check "symlink out of the image: not followed, reported" jqe 'any(.skipped[]; .reason | contains("symlink"))' imm.json
 check "symlink out of the image: target untouched" grep -qx 'crypt1 /dev/sda3 none luks' host-crypttab

@@ -26,5 +26,6 @@ int cmd_send(int argc, char **argv);
 int cmd_receive(int argc, char **argv);
 int cmd_usedmap(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_patch(int argc, char **argv);
 
 #endif

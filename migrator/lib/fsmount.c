@@ -50,7 +50,7 @@ bool mig_fsmount_supported(const char *fstype)
 /* Binds a free loop device read-only to [offset, offset+size) of backing.
  * Returns the loop device's fd or -errno. AUTOCLEAR: the kernel detaches it
  * once it is unmounted and the fd closed, even if we die in between. */
-static int loop_attach(int backing, uint64_t offset, uint64_t size, char *name, size_t namelen)
+static int loop_attach(int backing, uint64_t offset, uint64_t size, bool rw, char *name, size_t namelen)
 {
 	int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
 	int r = -EBUSY;
@@ -64,11 +64,11 @@ static int loop_attach(int backing, uint64_t offset, uint64_t size, char *name, 
 			break;
 		}
 		snprintf(name, namelen, "/dev/loop%d", n);
-		int fd = open(name, O_RDONLY | O_CLOEXEC);
+		int fd = open(name, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 		if (fd < 0) {
 			/* no udev to create the node: make it ourselves */
 			if (errno == ENOENT && mknod(name, 0600 | S_IFBLK, makedev(7, n)) == 0)
-				fd = open(name, O_RDONLY | O_CLOEXEC);
+				fd = open(name, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 			if (fd < 0) {
 				r = -errno;
 				break;
@@ -77,7 +77,7 @@ static int loop_attach(int backing, uint64_t offset, uint64_t size, char *name, 
 		struct loop_config cfg = { .fd = (uint32_t)backing };
 		cfg.info.lo_offset = offset;
 		cfg.info.lo_sizelimit = size;
-		cfg.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
+		cfg.info.lo_flags = (rw ? 0 : LO_FLAGS_READ_ONLY) | LO_FLAGS_AUTOCLEAR;
 		if (ioctl(fd, LOOP_CONFIGURE, &cfg) == 0) {
 			close(ctl);
 			return fd;
@@ -106,6 +106,13 @@ static int loop_attach(int backing, uint64_t offset, uint64_t size, char *name, 
 int mig_fsmount_open(const char *path, uint64_t offset, uint64_t size, const char *fstype,
 		     struct mig_fsmount **ret)
 {
+	return mig_fsmount_open_flags(path, offset, size, fstype, 0, ret);
+}
+
+int mig_fsmount_open_flags(const char *path, uint64_t offset, uint64_t size, const char *fstype,
+			   unsigned flags, struct mig_fsmount **ret)
+{
+	bool rw = flags & MIG_FSMOUNT_RW;
 	struct mig_fsmount *m;
 	char loopname[64];
 	int ti = type_index(fstype), backing, r;
@@ -122,20 +129,23 @@ int mig_fsmount_open(const char *path, uint64_t offset, uint64_t size, const cha
 		free(m);
 		return r;
 	}
-	backing = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	backing = open(path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY);
 	if (backing < 0) {
 		r = -errno;
 		goto fail;
 	}
-	r = loop_attach(backing, offset, size, loopname, sizeof(loopname));
+	r = loop_attach(backing, offset, size, rw, loopname, sizeof(loopname));
 	close(backing);     /* the loop device holds its own reference */
 	if (r < 0)
 		goto fail;
 	m->loop_fd = r;
 	r = -EINVAL;
-	for (size_t i = 0; i < 3 && types[ti].opts[i]; i++) {
+	for (size_t i = 0; i < 3 && (rw ? i == 0 : types[ti].opts[i] != NULL); i++) {
+		/* read-write: the journal is replayed as any mount does; XFS
+		 * keeps nouuid (the source may be mounted with the same UUID) */
+		const char *o = !rw ? types[ti].opts[i] : !strcmp(types[ti].type, "xfs") ? "nouuid" : "";
 		if (mount(loopname, m->dir, types[ti].mount_type,
-			  MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, types[ti].opts[i]) == 0) {
+			  (rw ? 0 : MS_RDONLY | MS_NOEXEC) | MS_NOSUID | MS_NODEV, o) == 0) {
 			m->mounted = true;
 			*ret = m;
 			return 0;

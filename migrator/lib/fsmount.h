@@ -1,4 +1,5 @@
-/* fsmount.h — a filesystem on a disk or image, mounted read-only for reading.
+/* fsmount.h — a filesystem on a disk or image, mounted read-only for reading
+ * (or, with mig_fsmount_open_flags(MIG_FSMOUNT_RW), read-write for patching).
  *
  * The area [offset, offset+size) of path (a block device or an image file)
  * gets its own loop device, configured read-only (LO_FLAGS_READ_ONLY, the
@@ -30,6 +31,16 @@ bool mig_fsmount_supported(const char *fstype);
  * open, ioctl or mount(2) (e.g. -EINVAL for a corrupt filesystem). */
 int mig_fsmount_open(const char *path, uint64_t offset, uint64_t size, const char *fstype,
 		     struct mig_fsmount **ret);
+
+#define MIG_FSMOUNT_RW 1u   /* read-write: loop device and mount writable */
+
+/* As mig_fsmount_open(), with flags. MIG_FSMOUNT_RW (for `migrator patch`,
+ * which must write the installed system): the loop device is writable, the
+ * mount is read-write without "noload"/"norecovery" (a journal is replayed,
+ * as any read-write mount does), still MS_NOSUID|MS_NODEV, and executables
+ * may run (chroot). Everything else as above. */
+int mig_fsmount_open_flags(const char *path, uint64_t offset, uint64_t size, const char *fstype,
+			   unsigned flags, struct mig_fsmount **ret);
 
 /* The mount point (absolute path) while mounted. */
 const char *mig_fsmount_dir(const struct mig_fsmount *m);

@@ -212,7 +212,8 @@ check "no BIOS boot partition: exit 1" test "$RC" = 1
 check "no BIOS boot partition: bios.bios-boot-part fails" reason_has nobb bios.bios-boot-part "without a BIOS boot partition"
 
 cp --sparse=always mbr.img typo.img
-mount_part typo.img 1 && sed -i 's/^UUID=\(.\)/UUID=f/' "$MNT/etc/fstab" && umount_part
+# (a typo that changes the first character whatever it was: a UUID may start with f)
+mount_part typo.img 1 && sed -i 's/^UUID=f/UUID=e/;t;s/^UUID=./UUID=f/' "$MNT/etc/fstab" && umount_part
 verify_run typo typo.img
 check "fstab UUID typo: exit 1" test "$RC" = 1
 check "fstab UUID typo: the fstab reference matches nothing" \

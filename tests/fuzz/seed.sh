@@ -29,4 +29,8 @@ if command -v mke2fs >/dev/null; then
 	mkext ext4-meta-bg 1M -t ext4 -b 1024 -g 256 -N 64 -O ^has_journal,meta_bg,^resize_inode
 	mkext ext4-uninit-bg 1M -t ext4 -b 1024 -g 256 -N 64 -O ^has_journal,^metadata_csum,uninit_bg,^64bit
 fi
+# configuration files as installers write them (the rewriters of patch)
+for f in "$(dirname "$0")"/../fixtures/patch/*.in; do
+	[ -e "$f" ] && cp "$f" "$dir/seed-conf-$(basename "$f" .in)"
+done
 touch "$dir/.seeded"

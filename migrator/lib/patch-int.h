@@ -1,0 +1,94 @@
+/* patch-int.h — what patch.c, patch-fs.c, patch-devmap.c and patch-steps.c
+ * share; not a public interface (patch.h is).
+ *
+ *   patch.c         the plan (which files change, how) and its application
+ *                   (backups, atomic replacement, immutable attributes)
+ *   patch-fs.c      the disk set's filesystems, mounted one at a time, and
+ *                   file access inside them that never follows a symlink
+ *   patch-devmap.c  kernel device names -> UUID=/PARTUUID= by the disk layout
+ *   patch-steps.c   the system's own tools run in a chroot: initrd drivers
+ *                   (update-initramfs, dracut) and grub.cfg (update-grub,
+ *                   grub2-mkconfig)
+ */
+#ifndef MIGRATOR_PATCH_INT_H
+#define MIGRATOR_PATCH_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "fsmount.h"
+#include "inventory.h"
+#include "patch.h"
+
+/* One filesystem of the disk set while planning. */
+struct pfs {
+	const struct mig_disk *disk;
+	const struct mig_part *part;   /* NULL: the whole disk */
+	size_t disk_idx;
+	const char *name;
+	struct mig_fsmount *m;
+	int root_fd;
+};
+
+struct pctx {
+	const struct mig_inventory *inv;
+	const struct mig_patch_opts *opts;
+	struct mig_patch_report *rep;
+	struct pfs *f;                 /* the one being planned */
+	const char *mount_prefix;      /* "" for the root filesystem, "/boot" for a separate /boot */
+	bool boot_changed;             /* a change that grub.cfg or the initrd depend on */
+};
+
+/* --- patch-fs.c --- */
+
+/* openat2 beneath dirfd with RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|
+ * RESOLVE_NO_XDEV: an fd or -errno (-ELOOP/-EXDEV through a symlink,
+ * -ENOSYS before Linux 5.6: refused rather than risk an escape). */
+int patch_open_beneath(int dirfd, const char *rel, int flags);
+/* Reads rel (a regular file of at most max bytes) that way: 0, -ENOENT,
+ * -EFBIG, -ELOOP, -EINVAL (not a regular file), -errno. ret_mode may be NULL. */
+int patch_read_beneath(int dirfd, const char *rel, size_t max, char **ret, size_t *ret_len,
+		       mode_t *ret_mode);
+bool patch_exists_beneath(int root_fd, const char *rel);
+/* The blkid facts of f's area. */
+const struct mig_fs *patch_fs_info(const struct pfs *f);
+/* Mounts f (fsmount.h flags: 0 read-only, MIG_FSMOUNT_RW) and opens its
+ * root_fd. 0 or -errno; patch_fs_close() undoes it (and accepts a closed f). */
+int patch_fs_open(struct pfs *f, unsigned flags);
+void patch_fs_close(struct pfs *f);
+/* Calls fn with each mountable non-FAT filesystem of inv (not mounted);
+ * stops at fn's first -errno. */
+int patch_each_fs(const struct mig_inventory *inv, int (*fn)(struct pfs *f, void *data), void *data);
+
+/* --- patch-devmap.c --- */
+
+/* A mig_devmap_fn (rewrite.h) over data = the inventory; see patch.h. */
+int patch_devmap(const char *spec, char **ret_new, void *data);
+/* The partition an fstab spec (UUID=, PARTUUID=, LABEL=, a device name)
+ * names on inv; fills *ret (not mounted). */
+bool patch_find_fs(const struct mig_inventory *inv, const char *spec, struct pfs *ret);
+
+/* --- patch.c: the report --- */
+
+int patch_add_skip(struct mig_patch_report *rep, const char *step, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Takes ownership of old/new (freed on failure). */
+int patch_add_change(struct pctx *c, const char *rel, enum mig_change_action action, char *old,
+		     size_t old_len, char *new, size_t new_len, unsigned lines, const char *reason);
+
+/* --- patch-steps.c --- */
+
+int patch_add_step(struct mig_patch_report *rep, const char *name, const char *const *argv,
+		   const char *reason);
+/* Plans the initrd drivers for the target bus (changes + a step, or a skip). */
+int patch_plan_initramfs(struct pctx *c);
+/* Plans grub.cfg regeneration when c->boot_changed. */
+int patch_plan_grub_mkconfig(struct pctx *c);
+/* Runs the planned steps (see patch.h); the first -errno, else 0. */
+int patch_run_steps(const struct mig_inventory *inv, struct mig_patch_report *rep);
+/* Marks every step not run as failed with err and why. */
+void patch_fail_steps(struct mig_patch_report *rep, int err, const char *why);
+
+#endif

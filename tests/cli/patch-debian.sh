@@ -1,0 +1,104 @@
+#!/bin/bash
+# migrator patch on a real Debian 12 root (the minimal root tarball the
+# end-to-end tests cache: ${XDG_CACHE_HOME:-$HOME/.cache}/migrator/debian-rootfs-*.tar*),
+# on a BIOS/MBR image with the host's grub-install. fstab and grub.cfg name
+# /dev/sda1 and /dev/sda2, and the initrd is replaced by one without virtio
+# drivers. On the image file, `patch --dry-run --target-bus=virtio` plans
+# the virtio modules and update-initramfs, and skips update-grub (GRUB's
+# 10_linux writes no kernel entry for a file-backed loop mount). On the
+# image attached as a block device (a loop device, as a target disk would
+# be), `patch --target-bus=virtio` rewrites the names, adds the modules,
+# runs the system's own update-initramfs and update-grub in a chroot,
+# puts the previous grub.cfg back because the generated one says
+# root=/dev/loopN (no udev here, so no /dev/disk/by-uuid), leaves no mount
+# or loop device behind, and then `verify --target-bus=virtio` passes.
+# Skipped when the tarball is not cached (the end-to-end tests build it).
+. "$(dirname "$0")/lib.sh"
+cd "$SCRATCH" || exit 1
+CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/migrator
+TARBALL=$(ls -t "$CACHE"/debian-rootfs-*.tar* 2>/dev/null | grep -v '\.tmp' | head -1)
+[ -n "$TARBALL" ] && command -v grub-install >/dev/null && [ -d /usr/lib/grub/i386-pc ] ||
+	{ echo "ok 1 # SKIP no cached Debian root tarball (debian-rootfs-*.tar*) or no grub-install"; echo 1..1; exit 0; }
+exec 3<"$TARBALL"   # the cache may be rebuilt meanwhile: read the file we chose
+
+MNT=$SCRATCH/mnt
+LOOPS=()
+mkdir -p "$MNT"
+cleanup() {
+	mountpoint -q "$MNT" && umount "$MNT"
+	for l in "${LOOPS[@]}"; do losetup -d "$l" 2>/dev/null; done
+	[ -n "${PATCH_KEEP:-}" ] || rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+loop() { local l; l=$(losetup -f --show "$@") || return 1; LOOPS+=("$l"); echo "$l"; }
+part_off() { echo $(( $(sector_of "$1" "$2") * 512 )); }
+part_size() { echo $(( $(part_field "$1" "$2" size) * 512 )); }
+mount_root() { RLOOP=$(loop -o "$(part_off img 1)" --sizelimit "$(part_size img 1)" img) && mount "$RLOOP" "$MNT"; }
+umount_root() { umount "$MNT" && losetup -d "$RLOOP"; }
+
+build() {
+	truncate -s 2G img
+	printf 'label: dos\nsize=1792M, type=83, bootable\ntype=82\n' | sfdisk -q img || return 1
+	local l; l=$(loop -o "$(part_off img 2)" --sizelimit "$(part_size img 2)" img) && mkswap -q "$l" && losetup -d "$l" || return 1
+	l=$(loop -o "$(part_off img 1)" --sizelimit "$(part_size img 1)" img) && mkfs.ext4 -q -L root "$l" && losetup -d "$l" || return 1
+	mount_root || return 1
+	zstd -dc <&3 | tar -x --numeric-owner -C "$MNT" || { umount_root; return 1; }
+	KVER=$(basename "$(ls "$MNT"/boot/vmlinuz-* | head -1)"); KVER=${KVER#vmlinuz-}
+	# an initrd without any storage driver, as on a physical source machine
+	local t; t=$(mktemp -d) && echo '#!/bin/sh' >"$t/init" &&
+		(cd "$t" && find . | cpio -o -H newc --quiet | gzip -c) >"$MNT/boot/initrd.img-$KVER" && rm -rf "$t"
+	printf '/dev/sda1 / ext4 errors=remount-ro 0 1\n/dev/sda2 none swap sw 0 0\n' >"$MNT/etc/fstab"
+	mkdir -p "$MNT/boot/grub"
+	printf 'menuentry Debian {\n\tlinux /boot/vmlinuz-%s root=/dev/sda1 ro quiet\n\tinitrd /boot/initrd.img-%s\n}\n' \
+		"$KVER" "$KVER" >"$MNT/boot/grub/grub.cfg"
+	local disk; disk=$(loop img) || return 1
+	grub-install --target=i386-pc --boot-directory="$MNT/boot" --modules="part_msdos ext2" "$disk" \
+		>grub-install.log 2>&1 || { cat grub-install.log; umount_root; return 1; }
+	losetup -d "$disk"
+	umount_root
+}
+jqe() { jq -e "$@" >/dev/null; }
+loops_on_img() { losetup -j "$SCRATCH/img" | grep -c . ; }
+
+check "build: Debian root from $(basename "$TARBALL") on BIOS/MBR" build
+ROOTUUID=$(blkid -p -o value -s UUID -O "$(part_off img 1)" img)
+
+S0=$(sha256sum <img)
+"$MIGRATOR" patch --dry-run -J --target-bus=virtio img >dry.json 2>dry.err
+check "dry-run: exit 0, image unchanged" bash -c 'test $0 = 0 && test "$1" = "$(sha256sum <img)"' $? "$S0"
+check "dry-run on the image file: plans update-initramfs, skips update-grub" \
+	jqe '[.steps[].command] == ["/usr/sbin/update-initramfs -u -k all"] and any(.skipped[]; .step == "grub.cfg" and (.reason | contains("image file")))' dry.json
+check "dry-run: plans the virtio modules" \
+	jqe 'any(.changes[]; .path == "/etc/initramfs-tools/modules" and (.diff | contains("+virtio_blk")))' dry.json
+
+DISK=$(loop img)
+"$MIGRATOR" patch -J --target-bus=virtio "$DISK" >p1.json 2>p1.err
+RC=$?
+losetup -d "$DISK"
+check "patch: exit 0" test "$RC" = 0 || { jq -r '.steps[] | .command, .output' p1.json | tail -30 | sed 's/^/# /'; cat p1.err; }
+check "patch: update-initramfs and update-grub ran with status 0" \
+	jqe '[.steps[] | select(.ran and .status == 0) | .command] == ["/usr/sbin/update-initramfs -u -k all", "/usr/sbin/update-grub"]' p1.json
+check "patch: update-grub's root=/dev/loopN grub.cfg was put back (reverted)" \
+	jqe 'any(.steps[]; .step == "grub.cfg" and .reverted and .error == null)' p1.json
+check "patch: no mount left behind" not grep -q migrator-fs /proc/self/mounts
+check "patch: no loop device left on the image" test "$(loops_on_img)" = 0
+after_ok() {
+	grep -qx "UUID=$ROOTUUID / ext4 errors=remount-ro 0 1" "$MNT/etc/fstab" &&
+	grep -q "linux /boot/vmlinuz-$KVER root=UUID=$ROOTUUID ro quiet" "$MNT/boot/grub/grub.cfg" &&
+	! grep -q 'root=/dev/' "$MNT/boot/grub/grub.cfg" &&
+	grep -qx virtio_blk "$MNT/etc/initramfs-tools/modules" &&
+	test -e "$MNT/etc/initramfs-tools/modules.migrator-orig" &&
+	test "$(stat -c %s "$MNT/boot/initrd.img-$KVER")" -gt 1000000
+}
+mount_root && { check "patch: fstab by UUID, grub.cfg rewritten in place, modules added, initrd rebuilt" after_ok; umount_root; }
+
+"$MIGRATOR" verify --json --target-bus=virtio img >v.json 2>v.err
+check "verify --target-bus=virtio: exit 0, no failure" bash -c 'test $0 = 0 && jq -e ".summary.fail == 0" v.json >/dev/null' $? ||
+	jq -r '.checks[] | select(.result != "pass") | "# \(.check) \(.subject): \(.reason)"' v.json
+check "verify: initrd carries virtio drivers" jqe 'any(.checks[]; .check == "initrd.drivers" and .result == "pass")' v.json
+
+S1=$(sha256sum <img)
+"$MIGRATOR" patch -J --target-bus=virtio img >p2.json 2>p2.err
+check "second patch: nothing to change, nothing to run" bash -c 'test $0 = 0 && jq -e ".summary.changes == 0 and .summary.steps == 0" p2.json >/dev/null' $?
+check "second patch: image unchanged (sha256)" test "$S1" = "$(sha256sum <img)"
+done_testing

@@ -184,7 +184,7 @@ case_migrate() {
 		not_ok "$name-boot: skipped: the copy failed"
 	fi
 	summary "$name" "$fw migration (copy ${m} s) and first boot" "$t0"
-	rm -f "$dst" "$src"
+	[ -n "${KEEP_IMAGES:-}" ] || rm -f "$dst" "$src"
 }
 
 # case_refused NAME TARGET-SIZE TOKEN WHAT: the copy must fail, the target stay untouched
@@ -204,6 +204,9 @@ case_refused() {
 	summary "$name" "refused as it should be" "$t0"
 	rm -f "$dst" "$src"
 }
+
+# qemu-tests/demo.sh sources this file for its functions.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
 mk_credentials || { not_ok "credentials (openssl)"; done_testing; exit; }
 CASES=${*:-${E2E_CASES:-"bios uefi wrong-token small-target"}}

@@ -10,7 +10,8 @@ check-qemu: $(QEMU_SMOKE_DEPS)
 
 CHECK_QEMU += check-qemu
 
-# The README's main job: build the media and run the demo under QEMU.
+# The README's main job: build the media, then migrate a Debian server under
+# QEMU and boot the copy (qemu-tests/demo.sh).
 .PHONY: demo
 demo: media
 	B=$(abspath $(B)) qemu-tests/demo.sh

@@ -187,9 +187,11 @@ case_migrate() {
 	[ -n "${KEEP_IMAGES:-}" ] || rm -f "$dst" "$src"
 }
 
-# case_refused NAME TARGET-SIZE TOKEN WHAT: the copy must fail, the target stay untouched
+# case_refused NAME TARGET-SIZE TOKEN WHAT [TARGET-WHAT]: the copy must fail
+# (the sender's log matching WHAT, the receiver's TARGET-WHAT), the target
+# disk stay untouched
 case_refused() {
-	local name=$1 size=$2 what=$4 t0 src dst before after
+	local name=$1 size=$2 what=$4 twhat=${5:-} t0 src dst before after
 	t0=$(date +%s)
 	src=$(fixture bios) || { not_ok "$name: fixture"; return; }
 	dst=$WORK/target-$name.img
@@ -198,6 +200,7 @@ case_refused() {
 	TOKEN=$3 RECV_WAIT=10 migrate "$name" bios "$src" "$dst" iso
 	check "$name: send fails loudly (MIGRATOR-DONE rc=1)" test "$SEND_RC" = 1
 	check "$name: the sender says why ($what)" log_has "$name-source" "$what"
+	[ -z "$twhat" ] || check "$name: the receiver says why ($twhat)" log_has "$name-target" "$twhat"
 	check "$name: the receiver wrote nothing to the target disk" test "$(sha "$dst")" = "$before"
 	check "$name: no kernel panic" not log_has "$name-target" 'Kernel panic'
 	[ "$TAP_FAILED" -eq 0 ] || { vm_failed "$name-source"; vm_failed "$name-target"; }
@@ -215,9 +218,9 @@ for c in $CASES; do
 	source-boots) case_source_boots ;;
 	bios)         case_migrate bios bios iso ;;
 	uefi)         case_migrate uefi uefi disk ;;
-	wrong-token)  case_refused wrong-token 2G wrong-token 'the receiver refused the token'
-		check "wrong-token: the receiver logged the refusal" log_has wrong-token-target 'wrong or missing token' ;;
-	small-target) case_refused small-target 1G token 'smaller|too small|larger' ;;
+	wrong-token)  case_refused wrong-token 2G wrong-token 'the receiver refused the token' 'wrong or missing token' ;;
+	small-target) case_refused small-target 1G token 'the receiver refused: /dev/vda is too small' \
+			'^MIGRATOR-DONE rc=1' ;;
 	*) not_ok "unknown case $c" ;;
 	esac
 done

@@ -18,7 +18,7 @@ echo "demo: building the demo Debian server (first run: debootstrap, about 5 min
 "$FIXTURE" bios >/dev/null || { echo "demo: cannot build the demo server" >&2; exit 1; }
 mk_credentials || { echo "demo: openssl failed" >&2; exit 1; }
 echo "demo: migrating it between two rescue VMs under QEMU (TCG, no KVM) and booting the copy"
-KEEP_IMAGES=1 case_migrate demo bios iso
+case_migrate demo bios iso
 log() { tr -d '\r' <"$LOGS/$1.log"; }
 echo
 echo "demo: summary"

@@ -184,7 +184,7 @@ case_migrate() {
 		not_ok "$name-boot: skipped: the copy failed"
 	fi
 	summary "$name" "$fw migration (copy ${m} s) and first boot" "$t0"
-	[ -n "${KEEP_IMAGES:-}" ] || rm -f "$dst" "$src"
+	rm -f "$dst" "$src"
 }
 
 # case_refused NAME TARGET-SIZE TOKEN WHAT [TARGET-WHAT]: the copy must fail

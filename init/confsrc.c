@@ -172,6 +172,12 @@ static int read_candidate(const struct candidate *c, struct init_config *ret)
 		log_info("config: %s (%s) has no " CONF_FILE_NAME, c->dev, labels[c->rank]);
 	else if (r < 0 && r != -EINVAL)
 		log_warn("config: cannot read %s: %s", origin, strerror(-r));
+	/* The drive that configured the job stays mounted (read-only) so that
+	 * the job can name files on it: --token-file, --tls-cert, ... */
+	if (r >= 0) {
+		log_info("config: %s stays mounted read-only on " CONFSRC_MOUNT, c->dev);
+		return r;
+	}
 	if (umount2(CONFSRC_MOUNT, 0) < 0)
 		umount2(CONFSRC_MOUNT, MNT_DETACH);
 	return r;

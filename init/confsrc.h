@@ -11,8 +11,9 @@
  * Filesystems searched, in this order of preference, by label (compared
  * without case): MIGRATOR (the rescue ISO / rescue disk), config-2
  * (OpenStack config drive), cidata (NoCloud). Each is mounted read-only
- * under /run/migrator/source just long enough to read migrator.conf from its
- * root.
+ * on CONFSRC_MOUNT to read migrator.conf from its root; the one whose
+ * migrator.conf was read stays mounted there, so that the job can name files
+ * on it (`token-file=/run/migrator/config/token`).
  */
 #ifndef MIGRATOR_INIT_CONFSRC_H
 #define MIGRATOR_INIT_CONFSRC_H
@@ -24,7 +25,7 @@
 #define CONF_FILE_NAME "migrator.conf"
 #define CONFSRC_DRIVE_WAIT_MS 15000
 #define CONFSRC_USB_WAIT_MS 5000
-#define CONFSRC_MOUNT "/run/migrator/source"
+#define CONFSRC_MOUNT "/run/migrator/config"
 
 /* Reads the configuration source that `how` (the value of migrator.config,
  * may be NULL) names, except "metadata", into *ret (a fresh layer). Returns

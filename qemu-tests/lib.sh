@@ -108,9 +108,18 @@ vm_failed() {
 }
 
 # The first pretty-printed JSON document on the serial log: from a line that
-# is exactly "{" to the next line that is exactly "}".
+# is exactly "{" to the next line that is exactly "}". Kernel messages printed
+# meanwhile (a USB disk that shows up while the job writes) are left out, also
+# when one cut a line of the document in two.
 vm_json() {
-	tr -d '\r' <"$LOGS/$1.log" | awk '/^\{$/ {on=1} on {print} on && /^\}$/ {exit}'
+	tr -d '\r' <"$LOGS/$1.log" | awk '
+		/^\{$/ { on = 1 }
+		on {
+			line = held $0; held = ""
+			if (match(line, /\[ *[0-9]+\.[0-9]+\] /)) { held = substr(line, 1, RSTART - 1); next }
+			print line
+			if (line ~ /^\}$/) exit
+		}'
 }
 
 fw_bios() { echo "-machine pc"; }

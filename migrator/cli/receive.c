@@ -22,6 +22,17 @@
 #include <unistd.h>
 
 #define MAX_MAPS 64
+#define MAX_STEPS 8
+
+/* What --then may run on the received disks, in the order the user gives:
+ * each is a subcommand called in-process as `migrator NAME DISK ...`. `patch`
+ * joins this table (before verify in the documented order) when it lands. */
+static const struct then_step {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} then_steps[] = {
+	{ "verify", cmd_verify },
+};
 
 static void usage(void)
 {
@@ -48,9 +59,14 @@ static void usage(void)
 	      "      --allow-overwrite     a target may hold a partition table or data\n"
 	      "      --state-dir DIR       resume journals of block devices (/run/migrator)\n"
 	      "      --info-file FILE      write {pin, token, port} as JSON there\n"
+	      "      --then STEP[,STEP]    after every disk was received, run these\n"
+	      "                            subcommands on the target disks, in order:\n"
+	      "                            verify (`migrator verify DISK ...`); the first\n"
+	      "                            that fails makes receive fail\n"
 	      "  -q, --quiet               no progress\n"
 	      "  -h, --help                this help\n\n"
-	      "Exit status: 0 every disk was received and verified; 1 failure; 2 usage.\n", stdout);
+	      "Exit status: 0 every disk was received and verified (and every --then step\n"
+	      "succeeded); 1 failure; 2 usage.\n", stdout);
 }
 
 struct recv_ctx {
@@ -191,6 +207,64 @@ static int receive_file(struct recv_ctx *c, struct mig_receiver *rx, const char 
 	return r < 0 ? 1 : 0;
 }
 
+/* Parses the --then list into v (at most MAX_STEPS). Returns how many, or
+ * -EINVAL after a usage message. */
+static int parse_then(const char *list, const struct then_step **v)
+{
+	char buf[256], *save = NULL;
+	int n = 0;
+
+	if (snprintf(buf, sizeof(buf), "%s", list) >= (int)sizeof(buf))
+		return cli_usage_error("--then '%s': too long", list), -EINVAL;
+	for (char *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+		const struct then_step *st = NULL;
+
+		for (size_t i = 0; i < sizeof(then_steps) / sizeof(then_steps[0]); i++)
+			if (!strcmp(w, then_steps[i].name))
+				st = &then_steps[i];
+		if (!st)
+			return cli_usage_error("--then: unknown step '%s' (verify)", w), -EINVAL;
+		if (n == MAX_STEPS)
+			return cli_usage_error("--then: at most %d steps", MAX_STEPS), -EINVAL;
+		v[n++] = st;
+	}
+	if (!n)
+		return cli_usage_error("--then: no step given"), -EINVAL;
+	return n;
+}
+
+/* Runs the --then steps on every received disk. Returns the exit status of
+ * the first step that failed, else 0. */
+static int run_then(struct mig_receiver *rx, const struct then_step **v, int nsteps)
+{
+	const struct mig_rx_disk *d;
+	size_t n = mig_receiver_disks(rx, &d), k = 0;
+	char **argv = calloc(n + 2, sizeof(*argv));
+	int rc = 0;
+
+	if (!argv) {
+		cli_error("--then", -ENOMEM);
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (d[i].target_path)
+			argv[1 + k++] = (char *)d[i].target_path;
+	for (int s = 0; s < nsteps && rc == 0; s++) {
+		argv[0] = (char *)v[s]->name;
+		printf("receive: then: migrator %s", v[s]->name);
+		for (size_t i = 0; i < k; i++)
+			printf(" %s", argv[1 + i]);
+		putchar('\n');
+		fflush(stdout);
+		rc = v[s]->run((int)k + 1, argv);
+		fflush(stdout);
+		printf("receive: then: migrator %s: exit status %d\n", v[s]->name, rc);
+		fflush(stdout);
+	}
+	free(argv);
+	return rc;
+}
+
 static int write_info(const char *path, const char *pin, const char *token, unsigned port)
 {
 	char *text = NULL;
@@ -226,6 +300,7 @@ int cmd_receive(int argc, char **argv)
 		{ "allow-overwrite", no_argument, NULL, 'O' },
 		{ "state-dir", required_argument, NULL, 'S' },
 		{ "info-file", required_argument, NULL, 'I' },
+		{ "then", required_argument, NULL, 'N' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -238,6 +313,8 @@ int cmd_receive(int argc, char **argv)
 	struct mig_receiver *rx = NULL;
 	struct mig_server *srv = NULL;
 	char token[300], why[1024];
+	const struct then_step *steps[MAX_STEPS];
+	int nsteps = 0;
 	bool quiet = false;
 	int opt, r, rc = 1;
 
@@ -263,6 +340,10 @@ int cmd_receive(int argc, char **argv)
 		case 'O': ro.allow_overwrite = true; break;
 		case 'S': ro.state_dir = optarg; break;
 		case 'I': info = optarg; break;
+		case 'N':
+			if ((nsteps = parse_then(optarg, steps)) < 0)
+				return EXIT_USAGE;
+			break;
 		case 'q': quiet = true; break;
 		case 'h': usage(); return 0;
 		default: return cli_usage_error("unknown option");
@@ -294,6 +375,8 @@ int cmd_receive(int argc, char **argv)
 	}
 	if (from) {
 		rc = receive_file(&c, rx, from);
+		if (rc == 0 && nsteps)
+			rc = run_then(rx, steps, nsteps);
 		goto out;
 	}
 
@@ -343,7 +426,7 @@ int cmd_receive(int argc, char **argv)
 		cli_errorx("%s", mig_receiver_error(rx));
 		goto out;
 	}
-	rc = 0;
+	rc = nsteps ? run_then(rx, steps, nsteps) : 0;
 out:
 	mig_server_stop(srv);
 	mig_receiver_free(rx);

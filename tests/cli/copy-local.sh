@@ -31,6 +31,12 @@ run receive -q --from s.mig --map "0=$SCRATCH/from-mig.img"
 check "receive --from the .mig: exit 0" test $? -eq 0
 check "its target equals the source" test "$(sha256sum <from-mig.img)" = "$src_sha"
 check "the receiver reports the digest match" grep -q "digest matches" out.txt
+rm -f then.img
+run receive -q --from s.mig --map "0=$SCRATCH/then.img" --then verify
+check "receive --then verify: verify runs on the received disk" grep -q "^receive: then: migrator verify $SCRATCH/then.img$" out.txt
+check "... and its result decides the exit status" grep -q "^receive: then: migrator verify: exit status [01]$" out.txt
+check "--then: an unknown step is a usage error" not "$MIGRATOR" receive --from s.mig --then frobnicate 2>/dev/null
+check "--then: the unknown step is named" grep -q "unknown step 'frobnicate'" <("$MIGRATOR" receive --from s.mig --then frobnicate 2>&1)
 run receive -q --from s.mig --map "sda=$SCRATCH/x.img"
 check "--map names an unknown source disk: refused" grep -q "no --map names source disk 0" out.txt
 

@@ -1,0 +1,227 @@
+#!/bin/bash
+# End-to-end migrations under QEMU (issue 5): a real Debian 12 server
+# (qemu-tests/fixtures/mk-debian.sh) is copied by `migrator send` from one VM
+# to `migrator receive` in another, both booted from the rescue media and
+# driven only by the kernel command line (SMBIOS OEM string, image/README.md)
+# plus a config drive holding the token, the TLS certificate and its key.
+# The target disk must then boot alone, on another disk bus and NIC model,
+# under the firmware it was made for.
+#
+#   qemu-tests/migrate.sh [CASE ...]     (default: $E2E_CASES, else bios uefi wrong-token small-target)
+#
+#   source-boots  the BIOS source image boots by itself (checks the fixture)
+#   bios          BIOS/MBR server: source = rescue ISO (SeaBIOS), disk on AHCI, e1000;
+#                 target = rescue ISO, empty disk on virtio-blk, virtio-net;
+#                 receive --then verify; the copy boots on virtio-blk + virtio-net
+#   uefi          UEFI/GPT server: the same with OVMF; the target boots the
+#                 cloud rescue disk (qcow2) beside its empty disk
+#   wrong-token   the sender presents a wrong token: send fails loudly, the
+#                 target disk stays untouched
+#   small-target  the target disk is smaller than the source: refused before
+#                 the first byte, the target disk stays untouched
+#
+# The two rescue VMs talk over a private QEMU network (UDP sockets on the
+# host's loopback, 10.77.0.0/24, static ip=); the migrated server boots on
+# user-mode networking with DHCP (10.0.2.x). Every serial log is kept in
+# $LOGS; each case ends with one summary line and its duration.
+. "$(dirname "$0")/lib.sh"
+IMG=$B/image
+FIXTURE=${FIXTURE:-$TOP/qemu-tests/fixtures/mk-debian.sh}
+: "${KERNEL:=$B/kernel/bzImage}" "${INITRD:=$B/initramfs/rescue.cpio.zst}"
+export VM_MEM=${VM_MEM:-768}
+
+TARGET_IP=10.77.0.1 SOURCE_IP=10.77.0.2 PORT=8443
+CFG=/run/migrator/config   # where init keeps the config drive mounted (docs/kernel-cmdline.md)
+
+# --- the credentials, made on the host ------------------------------------------
+mk_credentials() {
+	local d=$WORK/cred
+	mkdir -p "$d"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj /CN=migrator-e2e -keyout "$d/key.pem" -out "$d/cert.pem" 2>/dev/null || return 1
+	PIN=sha256//$(openssl x509 -in "$d/cert.pem" -pubkey -noout | openssl pkey -pubin -outform DER |
+		openssl dgst -sha256 -binary | base64)
+	openssl rand -hex 16 >"$d/token"
+	openssl rand -hex 16 >"$d/wrong-token"
+}
+
+# config_drive NAME FILE...: an ISO 9660 "cidata" seed with an (empty)
+# migrator.conf — the job itself is on the kernel command line — and FILEs
+config_drive() {
+	local name=$1 dir=$WORK/cfg-$1; shift
+	mkdir -p "$dir"
+	echo '# end-to-end test: the job is on the kernel command line; this drive carries its files' \
+		>"$dir/migrator.conf"
+	cp "$@" "$dir/"
+	xorriso -as mkisofs -quiet -V CIDATA -J -R -o "$WORK/cfg-$name.iso" "$dir" 2>/dev/null
+	echo "$WORK/cfg-$name.iso"
+}
+
+# The kernel arguments for GRUB on the rescue media (commas doubled for -smbios).
+smbios_cmdline() { local a=$*; echo "type=11,value=migrator.cmdline=${a//,/,,}"; }
+
+# A private link between the two rescue VMs: UDP datagrams between two ports.
+link_ports() { LPORT_A=$((20000 + RANDOM % 20000)); LPORT_B=$((LPORT_A + 1)); }
+target_nic() { echo "-netdev socket,id=n0,udp=127.0.0.1:$LPORT_B,localaddr=127.0.0.1:$LPORT_A -device virtio-net-pci,netdev=n0,mac=52:54:00:77:00:01"; }
+source_nic() { echo "-netdev socket,id=n0,udp=127.0.0.1:$LPORT_A,localaddr=127.0.0.1:$LPORT_B -device e1000,netdev=n0,mac=52:54:00:77:00:02"; }
+
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+log_has() { tr -d '\r' <"$LOGS/$1.log" | grep -qE "$2"; }
+rc_of() { tr -d '\r' <"$LOGS/$1.log" | sed -n 's/^MIGRATOR-DONE rc=\([0-9]*\).*/\1/p' | head -1; }
+
+# receiver_args [EXTRA...]: the target's job
+receiver_args() {
+	echo "ip=$TARGET_IP:::255.255.255.0::: migrator.mode=receive migrator.listen=0.0.0.0:$PORT" \
+	     "migrator.token_file=$CFG/token migrator.tls_cert=$CFG/cert.pem migrator.tls_key=$CFG/key.pem" \
+	     "migrator.map=0=/dev/vda $* migrator.exit=poweroff"
+}
+# sender_args TOKEN-FILE-NAME: the source's job
+sender_args() {
+	echo "ip=$SOURCE_IP:::255.255.255.0::: migrator.mode=send migrator.to=https://$TARGET_IP:$PORT" \
+	     "migrator.pin=$PIN migrator.token_file=$CFG/$1 migrator.used_only migrator.retries=12" \
+	     "migrator.args=/dev/sda migrator.exit=poweroff"
+}
+
+# migrate NAME FIRMWARE SOURCE-IMG TARGET-IMG TARGET-BOOT [RECEIVER-EXTRA]
+# Boots both rescue VMs at once (the sender retries until the receiver
+# listens) and waits until both have ended. Sets SEND_RC, RECV_RC.
+migrate() {
+	local name=$1 fw=$2 src=$3 dst=$4 tboot=$5 extra=${6:-} fwargs_t fwargs_s tmedia smedia
+	link_ports
+	if [ "$fw" = uefi ]; then fwargs_t=$(fw_uefi "$name-target"); fwargs_s=$(fw_uefi "$name-source")
+	else fwargs_t=$(fw_bios); fwargs_s=$(fw_bios); fi
+	case $tboot in
+	iso)  tmedia=$(disk_args cdrom "$IMG/migrator.iso" rescue ro boot) ;;
+	disk) tmedia=$(disk_args ahci "$IMG/migrator-rescue.qcow2" rescue ro boot) ;;
+	esac
+	smedia=$(disk_args cdrom "$IMG/migrator.iso" rescue ro boot)
+	local tcfg scfg
+	tcfg=$(config_drive "$name-target" "$WORK/cred/token" "$WORK/cred/cert.pem" "$WORK/cred/key.pem")
+	scfg=$(config_drive "$name-source" "$WORK/cred/token" "$WORK/cred/wrong-token")
+	# target: its empty disk is the first (only) virtio-blk disk, /dev/vda
+	vm_start "$name-target" 900 $fwargs_t $(disk_args virtio-blk "$dst" target) $tmedia \
+		$(disk_args cdrom "$tcfg" cfg ro) $(target_nic) -smbios "$(smbios_cmdline "$(receiver_args "$extra")")"
+	vm_start "$name-source" 900 $fwargs_s $smedia $(disk_args ahci "$src" source) \
+		$(disk_args cdrom "$scfg" cfg ro) $(source_nic) -smbios "$(smbios_cmdline "$(sender_args "${TOKEN:-token}")")"
+	vm_wait "$name-source" '^MIGRATOR-DONE rc=' || true
+	SEND_RC=$(rc_of "$name-source")
+	vm_wait "$name-target" '^MIGRATOR-DONE rc=' "${RECV_WAIT:-900}" || true
+	RECV_RC=$(rc_of "$name-target")
+	# a successful job powers off; a failed one leaves a shell: stop it
+	[ "$SEND_RC" = 0 ] && vm_wait_exit "$name-source"; vm_kill "$name-source"
+	[ "$RECV_RC" = 0 ] && vm_wait_exit "$name-target"; vm_kill "$name-target"
+}
+
+# boot_migrated NAME FIRMWARE DISK: the copy alone, on virtio-blk and
+# virtio-net with DHCP; checks every field of the marker line
+boot_migrated() {
+	local name=$1 fw=$2 disk=$3 fwargs line
+	if [ "$fw" = uefi ]; then fwargs=$(fw_uefi "$name"); else fwargs=$(fw_bios); fi
+	VM_MEM=1024 vm_start "$name" 300 $fwargs $(disk_args virtio-blk "$disk" disk boot) \
+		-netdev user,id=n0,restrict=on -device virtio-net-pci,netdev=n0
+	if ! vm_wait "$name" '^MIGRATED-BOOT-OK '; then
+		not_ok "$name: the migrated disk boots alone ($fw, virtio-blk, virtio-net) and reports MIGRATED-BOOT-OK"
+		vm_failed "$name"; vm_kill "$name"; return 1
+	fi
+	ok "$name: the migrated disk boots alone ($fw, virtio-blk, virtio-net) in $(vm_elapsed "$name") s"
+	line=$(tr -d '\r' <"$LOGS/$name.log" | grep -m1 '^MIGRATED-BOOT-OK ')
+	diag "$line"
+	check "$name: host=$EXPECT_HOST" grep -q " host=$EXPECT_HOST " <<<"$line"
+	check "$name: root=UUID=$EXPECT_UUID" grep -q " root=UUID=$EXPECT_UUID " <<<"$line"
+	check "$name: / is the filesystem $EXPECT_UUID" grep -q " uuid=$EXPECT_UUID " <<<"$line"
+	check "$name: the NIC (virtio-net) got a DHCP address 10.0.2.x" grep -qE ' net=[a-z0-9]+:10\.0\.2\.[0-9]+/' <<<"$line"
+	check "$name: powered off" vm_wait_exit "$name"
+	vm_kill "$name"
+}
+
+# root_uuid IMG: the UUID of the ext4 root (the last ext4 partition)
+root_uuid() {
+	local start
+	start=$(sfdisk --json "$1" | jq '[.partitiontable.partitions[] | select(.type == "83" or .type == "0FC63DAF-8483-4772-8E79-3D69D8477DE4")][-1].start')
+	blkid -p -o value -s UUID -O $((start * 512)) "$1"
+}
+
+fixture() { # PLATFORM -> a private copy of the cached source image in $WORK
+	local img
+	img=$("$FIXTURE" "$1") || return 1
+	cp --sparse=always "$img" "$WORK/source-$1.img"
+	echo "$WORK/source-$1.img"
+}
+
+summary() { diag "SUMMARY $1: $2 in $(( $(date +%s) - $3 )) s"; }
+
+case_source_boots() {
+	local t0; t0=$(date +%s)
+	local src; src=$(fixture bios) || { not_ok "source-boots: fixture"; return; }
+	EXPECT_HOST=e2e-src EXPECT_UUID=$(root_uuid "$src")
+	boot_migrated source-boots bios "$src"
+	summary source-boots "the BIOS source image boots by itself" "$t0"
+}
+
+# case_migrate NAME PLATFORM TARGET-BOOT
+case_migrate() {
+	local name=$1 fw=$2 tboot=$3 t0 src dst before
+	t0=$(date +%s)
+	src=$(fixture "$fw") || { not_ok "$name: fixture ($fw)"; return; }
+	before=$(sha "$src")
+	EXPECT_HOST=e2e-src EXPECT_UUID=$(root_uuid "$src")
+	dst=$WORK/target-$name.img
+	truncate -s "$(stat -c %s "$src")" "$dst"
+	migrate "$name" "$fw" "$src" "$dst" "$tboot" "migrator.then=verify"
+	local m=$(( $(date +%s) - t0 ))
+	check "$name: send ended with MIGRATOR-DONE rc=0" test "$SEND_RC" = 0
+	check "$name: receive (and verify) ended with MIGRATOR-DONE rc=0 in $m s" test "$RECV_RC" = 0
+	check "$name: the receiver checked the disk digest" log_has "$name-target" 'digest matches'
+	check "$name: migrator verify ran on the target and nothing failed" \
+		log_has "$name-target" '^receive: then: migrator verify: exit status 0'
+	log_has "$name-target" '^[0-9]+ passed, [0-9]+ warnings, [0-9]+ failed' &&
+		diag "$name: verify: $(tr -d '\r' <"$LOGS/$name-target.log" | grep -Em1 '^[0-9]+ passed, [0-9]+ warnings')"
+	check "$name: the source disk is byte-identical after the copy" test "$(sha "$src")" = "$before"
+	[ "$TAP_FAILED" -eq 0 ] || { vm_failed "$name-source"; vm_failed "$name-target"; }
+	if [ "$SEND_RC" = 0 ] && [ "$RECV_RC" = 0 ]; then
+		boot_migrated "$name-boot" "$fw" "$dst"
+	else
+		not_ok "$name-boot: skipped: the copy failed"
+	fi
+	summary "$name" "$fw migration (copy ${m} s) and first boot" "$t0"
+	rm -f "$dst" "$src"
+}
+
+# case_refused NAME TARGET-SIZE TOKEN WHAT [TARGET-WHAT]: the copy must fail
+# (the sender's log matching WHAT, the receiver's TARGET-WHAT), the target
+# disk stay untouched
+case_refused() {
+	local name=$1 size=$2 what=$4 twhat=${5:-} t0 src dst before after
+	t0=$(date +%s)
+	src=$(fixture bios) || { not_ok "$name: fixture"; return; }
+	dst=$WORK/target-$name.img
+	truncate -s "$size" "$dst"
+	before=$(sha "$dst")
+	TOKEN=$3 RECV_WAIT=10 migrate "$name" bios "$src" "$dst" iso
+	check "$name: send fails loudly (MIGRATOR-DONE rc=1)" test "$SEND_RC" = 1
+	check "$name: the sender says why ($what)" log_has "$name-source" "$what"
+	[ -z "$twhat" ] || check "$name: the receiver says why ($twhat)" log_has "$name-target" "$twhat"
+	check "$name: the receiver wrote nothing to the target disk" test "$(sha "$dst")" = "$before"
+	check "$name: no kernel panic" not log_has "$name-target" 'Kernel panic'
+	[ "$TAP_FAILED" -eq 0 ] || { vm_failed "$name-source"; vm_failed "$name-target"; }
+	summary "$name" "refused as it should be" "$t0"
+	rm -f "$dst" "$src"
+}
+
+# qemu-tests/demo.sh sources this file for its functions.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
+
+mk_credentials || { not_ok "credentials (openssl)"; done_testing; exit; }
+CASES=${*:-${E2E_CASES:-"bios uefi wrong-token small-target"}}
+for c in $CASES; do
+	case $c in
+	source-boots) case_source_boots ;;
+	bios)         case_migrate bios bios iso ;;
+	uefi)         case_migrate uefi uefi disk ;;
+	wrong-token)  case_refused wrong-token 2G wrong-token 'the receiver refused the token' 'wrong or missing token' ;;
+	small-target) case_refused small-target 1G token 'the receiver refused: /dev/vda is too small' \
+			'^MIGRATOR-DONE rc=1' ;;
+	*) not_ok "unknown case $c" ;;
+	esac
+done
+done_testing

@@ -167,11 +167,13 @@ case_migrate() {
 	EXPECT_HOST=e2e-src EXPECT_UUID=$(root_uuid "$src")
 	dst=$WORK/target-$name.img
 	truncate -s "$(stat -c %s "$src")" "$dst"
-	migrate "$name" "$fw" "$src" "$dst" "$tboot" "migrator.then=verify"
+	migrate "$name" "$fw" "$src" "$dst" "$tboot" "migrator.then=patch,verify"
 	local m=$(( $(date +%s) - t0 ))
 	check "$name: send ended with MIGRATOR-DONE rc=0" test "$SEND_RC" = 0
 	check "$name: receive (and verify) ended with MIGRATOR-DONE rc=0 in $m s" test "$RECV_RC" = 0
 	check "$name: the receiver checked the disk digest" log_has "$name-target" 'digest matches'
+	check "$name: migrator patch ran on the target and succeeded" \
+		log_has "$name-target" '^receive: then: migrator patch: exit status 0'
 	check "$name: migrator verify ran on the target and nothing failed" \
 		log_has "$name-target" '^receive: then: migrator verify: exit status 0'
 	log_has "$name-target" '^[0-9]+ passed, [0-9]+ warnings, [0-9]+ failed' &&

@@ -31,6 +31,7 @@ static const struct then_step {
 	const char *name;
 	int (*run)(int argc, char **argv);
 } then_steps[] = {
+	{ "patch", cmd_patch },
 	{ "verify", cmd_verify },
 };
 
@@ -61,7 +62,8 @@ static void usage(void)
 	      "      --info-file FILE      write {pin, token, port} as JSON there\n"
 	      "      --then STEP[,STEP]    after every disk was received, run these\n"
 	      "                            subcommands on the target disks, in order:\n"
-	      "                            verify (`migrator verify DISK ...`); the first\n"
+	      "                            patch, verify (`migrator patch|verify DISK ...`,\n"
+	      "                            e.g. --then patch,verify); the first\n"
 	      "                            that fails makes receive fail\n"
 	      "  -q, --quiet               no progress\n"
 	      "  -h, --help                this help\n\n"
@@ -223,7 +225,7 @@ static int parse_then(const char *list, const struct then_step **v)
 			if (!strcmp(w, then_steps[i].name))
 				st = &then_steps[i];
 		if (!st)
-			return cli_usage_error("--then: unknown step '%s' (verify)", w), -EINVAL;
+			return cli_usage_error("--then: unknown step '%s' (patch, verify)", w), -EINVAL;
 		if (n == MAX_STEPS)
 			return cli_usage_error("--then: at most %d steps", MAX_STEPS), -EINVAL;
 		v[n++] = st;

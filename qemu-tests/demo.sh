@@ -6,7 +6,7 @@
 #  2. boot two machines from the rescue ISO: the source with the server's disk
 #     (AHCI, e1000), the target with an empty disk (virtio-blk, virtio-net),
 #     linked by a private network; the target runs `migrator receive --then
-#     verify`, the source `migrator send --used-only` — unattended, from the
+#     patch,verify`, the source `migrator send --used-only` — unattended, from the
 #     kernel command line and a config drive with the token and TLS key;
 #  3. boot the copy alone on the target's hardware and wait for the server's
 #     own "MIGRATED-BOOT-OK" line (hostname, root by UUID, DHCP address).

@@ -114,6 +114,10 @@ static int open_disk(struct mig_source *s, struct mig_src_disk *d, char *why, si
 		return reason(-EINVAL, why, whylen, "%s: size %" PRIu64 " is not a positive multiple of 512 bytes",
 			      d->path, d->size);
 	(void)posix_fadvise(d->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	/* Chunks are read once: straight into our buffer, past the page cache
+	 * (half the kernel time of a copy here). Buffered reads stay for what
+	 * O_DIRECT refuses (tmpfs, an unaligned tail). */
+	d->fd_direct = open(d->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_DIRECT);
 	d->sfdisk_script = sfdisk_script(d->path);
 
 	/* Commit boundaries: every 4 chunks (16 MiB by default: a link that
@@ -170,7 +174,7 @@ int mig_source_open(char *const *paths, size_t n, const struct mig_source_opts *
 			goto fail;
 		}
 	for (size_t i = 0; i < n; i++) {
-		s->disks[i].fd = -1;
+		s->disks[i].fd = s->disks[i].fd_direct = -1;
 		s->ndisks++;
 		if (!(s->disks[i].path = strdup(paths[i]))) {
 			r = -ENOMEM;
@@ -215,6 +219,8 @@ void mig_source_free(struct mig_source *s)
 	for (size_t i = 0; i < s->ndisks; i++) {
 		if (s->disks[i].fd >= 0)
 			close(s->disks[i].fd);
+		if (s->disks[i].fd_direct >= 0)
+			close(s->disks[i].fd_direct);
 		free(s->disks[i].path);
 		free(s->disks[i].sfdisk_script);
 		free(s->disks[i].snaps);
@@ -369,7 +375,11 @@ static int next_chunk(struct mig_source *s, struct mig_src_disk *d, uint32_t di,
 		 * one is hashed and compressed. */
 		if (off + len < d->size)
 			(void)posix_fadvise(d->fd, (off_t)(off + len), 2 * (off_t)s->o.chunk_size, POSIX_FADV_WILLNEED);
-		r = mig_pread_all(d->fd, s->raw, len, off);
+		r = -EINVAL;
+		if (d->fd_direct >= 0 && len % 4096 == 0 && off % 4096 == 0)
+			r = mig_pread_all(d->fd_direct, s->raw, len, off);
+		if (r == -EINVAL)
+			r = mig_pread_all(d->fd, s->raw, len, off);
 		if (r < 0)
 			return reason(r, sl->why, sizeof(sl->why), "cannot read %s at offset %" PRIu64 ": %s", d->path, off,
 				      r == -EIO ? "input/output error, or the disk shrank" : strerror(-r));

@@ -41,6 +41,7 @@ struct mig_source_opts {
 struct mig_src_disk {
 	char *path;
 	int fd;
+	int fd_direct;           /* O_DIRECT reads (no page-cache copy), or -1 */
 	bool is_file;
 	dev_t rdev;
 	uint64_t size;

@@ -37,26 +37,6 @@ int patch_add_step(struct mig_patch_report *rep, const char *name, const char *c
 	return ok ? 0 : -ENOMEM;
 }
 
-/* The drivers a target bus needs in the initrd (as verify judges them). */
-static bool bus_ok(enum mig_bus b, unsigned have)
-{
-	switch (b) {
-	case MIG_BUS_VIRTIO:
-		return (have & (MIG_DRV_VIRTIO_BLK | MIG_DRV_VIRTIO_SCSI)) && (have & MIG_DRV_VIRTIO_PCI);
-	case MIG_BUS_NVME:
-		return have & MIG_DRV_NVME;
-	case MIG_BUS_XEN:
-		return have & MIG_DRV_XEN_BLKFRONT;
-	case MIG_BUS_HYPERV:
-		return have & MIG_DRV_HV_STORVSC;
-	case MIG_BUS_SCSI:
-		return (have & MIG_DRV_VIRTIO_SCSI) && (have & MIG_DRV_VIRTIO_PCI);
-	case MIG_BUS_ANY:
-		break;
-	}
-	return true;
-}
-
 static size_t bus_modules(enum mig_bus b, const char **m)
 {
 	switch (b) {
@@ -109,7 +89,7 @@ static void scan_one_initrd(struct initrd_scan *s, const char *name)
 		free(kc);
 	}
 	s->checked++;
-	if (!bus_ok(s->bus, have))
+	if (!mig_bus_drivers_ok(s->bus, have))
 		s->lacking++;
 }
 

@@ -136,7 +136,7 @@ static void describe_drivers(char *out, size_t len, unsigned mods, unsigned buil
 		snprintf(out, len, "none of virtio_blk, virtio_scsi, virtio_pci, nvme, xen_blkfront, hv_storvsc");
 }
 
-static bool bus_ok(enum mig_bus b, unsigned have)
+bool mig_bus_drivers_ok(enum mig_bus b, unsigned have)
 {
 	switch (b) {
 	case MIG_BUS_VIRTIO:
@@ -223,14 +223,14 @@ static uint64_t check_kernel(struct vctx *c, const struct vfs *f, const char *bo
 	enum mig_verdict v = MIG_PASS;
 
 	if (target != MIG_BUS_ANY) {
-		if (!bus_ok(target, have)) {
+		if (!mig_bus_drivers_ok(target, have)) {
 			v = MIG_FAIL;
 			snprintf(missing, sizeof(missing), "; no %s drivers for the target", mig_bus_name(target));
 		}
 	} else {
 		size_t l = 0;
 		for (enum mig_bus b = MIG_BUS_VIRTIO; b <= MIG_BUS_HYPERV; b++)
-			if (!bus_ok(b, have))
+			if (!mig_bus_drivers_ok(b, have))
 				l += (size_t)snprintf(missing + l, sizeof(missing) - l, "%s%s", l ? ", " : "; nothing for ",
 						       mig_bus_name(b));
 		if (l)

@@ -35,6 +35,7 @@
 #ifndef MIGRATOR_VERIFY_H
 #define MIGRATOR_VERIFY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "inventory.h"
@@ -58,6 +59,11 @@ struct mig_verify_report {
 };
 
 enum mig_bus { MIG_BUS_ANY, MIG_BUS_VIRTIO, MIG_BUS_NVME, MIG_BUS_XEN, MIG_BUS_HYPERV, MIG_BUS_SCSI };
+
+/* Whether the drivers in have (MIG_DRV_* bits, initrd.h) let a kernel find
+ * its disk on bus b: virtio needs virtio_pci and virtio_blk or virtio_scsi,
+ * scsi means virtio-scsi. MIG_BUS_ANY: always true. Patch and verify share it. */
+bool mig_bus_drivers_ok(enum mig_bus b, unsigned have);
 
 struct mig_verify_opts {
 	/* The target's disk bus: drivers missing for it fail. MIG_BUS_ANY:

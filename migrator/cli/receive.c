@@ -115,30 +115,26 @@ static int resolve(void *ud, const struct mig_rx_disk *d, char **ret_path, char 
 	return *ret_path ? 0 : -ENOMEM;
 }
 
+/* Progress and the end of each disk. Runs on a server thread; the lock
+ * keeps it apart from on_log() on another connection's thread. */
 static void on_event(void *ud, enum mig_rx_event ev, const struct mig_rx_disk *d)
 {
 	struct recv_ctx *c = ud;
-	char msg[1024], at[32];
+	char msg[1024];
 
-	switch (ev) {
-	case MIG_RX_TARGETS_READY:
-		break;
-	case MIG_RX_PROGRESS:
+	if (ev != MIG_RX_PROGRESS && ev != MIG_RX_DISK_DONE)
+		return;
+	pthread_mutex_lock(&c->lock);
+	if (ev == MIG_RX_PROGRESS) {
 		progress_update(&c->pg, (int)d->index, base(d->source_name), d->next_offset, d->size,
 				d->written, false);
-		break;
-	case MIG_RX_COMMIT:
-		break;
-	case MIG_RX_DISK_DONE:
+	} else {
 		progress_update(&c->pg, (int)d->index, base(d->source_name), d->size, d->size, d->written, true);
 		snprintf(msg, sizeof(msg), "disk %u (%s) is complete on %s; its digest matches the source's",
 			 d->index, d->source_name, d->target_path);
 		progress_log(&c->pg, msg);
-		return;
 	}
-	if (ev == MIG_RX_TARGETS_READY)
-		return;
-	(void)at;
+	pthread_mutex_unlock(&c->lock);
 }
 
 static void on_log(void *ud, const char *msg)

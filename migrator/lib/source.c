@@ -23,27 +23,46 @@
 
 enum { P_STREAM, P_DISKS, P_CHUNKS, P_END, P_DONE };
 
-#define NSLOTS 3
+/* Chunks are read, hashed and compressed ahead of the consumer by up to
+ * MAX_WORKERS threads, each into a slot of a ring the consumer empties in
+ * order. Buffers: NSLOTS encoded records plus one raw chunk per worker; with
+ * 16 MiB chunks one worker and three slots keep that within 64 MiB. */
+#define MAX_WORKERS 2
+#define MAX_SLOTS   (MAX_WORKERS + 2)
 
 /* One encoded chunk record and what it counts for. */
 struct slot {
 	uint8_t *buf;
 	size_t len;
 	uint32_t disk, raw_len;
+	uint64_t off;
 	uint64_t data, zero, unused;
+	bool ready, hashed;     /* hashed: buf holds a data record and its SHA-256 */
 	int err;
 	char why[512];
 };
 
 static void prefetch_stop(struct mig_source *s);
 
+struct worker_arg {
+	struct mig_source *s;
+	size_t w;
+};
+
 struct mig_prefetch {
-	pthread_t thr;
+	pthread_t thr[MAX_WORKERS];
+	struct worker_arg arg[MAX_WORKERS];
+	uint8_t *raw[MAX_WORKERS];
+	size_t nworkers, nslots;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	bool running, stop, finished, held;
-	struct slot q[NSLOTS];
-	size_t head, count;
+	bool stop, failed;              /* shared, under mu */
+	size_t alive;                   /* workers still running */
+	size_t claim_disk;              /* the disk whose next chunk is claimed next */
+	bool skip[64];
+	struct slot q[MAX_SLOTS];
+	uint64_t head, tail;            /* consumed, claimed (slot = index % nslots) */
+	bool running, held;             /* the consumer's own */
 };
 
 static int reason(int err, char *why, size_t n, const char *fmt, ...)
@@ -162,14 +181,22 @@ int mig_source_open(char *const *paths, size_t n, const struct mig_source_opts *
 	s->outcap = mig_stream_chunk_bound(s->o.chunk_size);
 	s->out = malloc(s->outcap);
 	s->pf = calloc(1, sizeof(*s->pf));
-	if (!s->disks || !s->out || !s->pf || posix_memalign((void **)&s->raw, 4096, s->o.chunk_size)) {
+	if (!s->disks || !s->out || !s->pf) {
 		r = -ENOMEM;
 		goto fail;
 	}
 	pthread_mutex_init(&s->pf->mu, NULL);
 	pthread_cond_init(&s->pf->cv, NULL);
-	for (size_t k = 0; k < NSLOTS; k++)
+	s->pf->nworkers = s->o.chunk_size <= 8u << 20 ? MAX_WORKERS : 1;
+	s->pf->nslots = s->pf->nworkers + 2;
+	for (size_t k = 0; k < s->pf->nslots; k++)
 		if (!(s->pf->q[k].buf = malloc(s->outcap))) {
+			r = -ENOMEM;
+			goto fail;
+		}
+	for (size_t w = 0; w < s->pf->nworkers; w++)
+		if (posix_memalign((void **)&s->pf->raw[w], 4096, s->o.chunk_size)) {
+			s->pf->raw[w] = NULL;
 			r = -ENOMEM;
 			goto fail;
 		}
@@ -210,8 +237,10 @@ void mig_source_free(struct mig_source *s)
 		return;
 	if (s->pf) {
 		prefetch_stop(s);
-		for (size_t k = 0; k < NSLOTS; k++)
+		for (size_t k = 0; k < MAX_SLOTS; k++)
 			free(s->pf->q[k].buf);
+		for (size_t w = 0; w < MAX_WORKERS; w++)
+			free(s->pf->raw[w]);
 		pthread_mutex_destroy(&s->pf->mu);
 		pthread_cond_destroy(&s->pf->cv);
 		free(s->pf);
@@ -228,7 +257,6 @@ void mig_source_free(struct mig_source *s)
 	}
 	free(s->disks);
 	free(s->out);
-	free(s->raw);
 	free(s);
 }
 
@@ -343,43 +371,39 @@ static bool file_hole(const struct mig_src_disk *d, uint64_t off, uint64_t len)
 	return (uint64_t)data >= off + len;
 }
 
-/* Reads and encodes the chunk at d->wpos into sl (the read-ahead thread). */
-static int next_chunk(struct mig_source *s, struct mig_src_disk *d, uint32_t di, struct slot *sl)
+/* Reads and encodes the chunk of disk di at off into sl, with raw as the
+ * read buffer (a worker thread; the digest is the consumer's business). */
+static int encode_chunk(struct mig_source *s, uint32_t di, uint64_t off, uint8_t *raw, struct slot *sl)
 {
-	uint64_t off = d->wpos;
+	struct mig_src_disk *d = &s->disks[di];
 	uint32_t len = d->size - off < s->o.chunk_size ? (uint32_t)(d->size - off) : s->o.chunk_size;
 	size_t cap = s->outcap;
 	ssize_t n;
 	int r;
 
 	sl->disk = di;
+	sl->off = off;
 	sl->raw_len = len;
 	sl->data = sl->zero = sl->unused = 0;
-	sl->err = 0;
-	if (off % d->commit_interval == 0 && off / d->commit_interval < d->nsnaps) {
-		d->snaps[off / d->commit_interval] = d->digest;
-		if (off / d->commit_interval + 1 > d->snaps_valid)
-			d->snaps_valid = off / d->commit_interval + 1;
-	}
+	sl->hashed = false;
 	if (d->used && mig_usedmap_is_free(d->used, off, len) == 1) {
 		/* Free in the filesystem: neither read nor sent. */
 		n = mig_stream_encode_empty(sl->buf, cap, di, MIG_CHUNK_UNUSED, off, len);
-		mig_digest_add_zero(&d->digest, len);
 		sl->unused = len;
 	} else if (file_hole(d, off, len)) {
 		n = mig_stream_encode_empty(sl->buf, cap, di, MIG_CHUNK_ZERO, off, len);
-		mig_digest_add_zero(&d->digest, len);
 		sl->zero = len;
 	} else {
-		/* Ask for the next chunks now, so the disk reads them while this
-		 * one is hashed and compressed. */
-		if (off + len < d->size)
-			(void)posix_fadvise(d->fd, (off_t)(off + len), 2 * (off_t)s->o.chunk_size, POSIX_FADV_WILLNEED);
 		r = -EINVAL;
 		if (d->fd_direct >= 0 && len % 4096 == 0 && off % 4096 == 0)
-			r = mig_pread_all(d->fd_direct, s->raw, len, off);
-		if (r == -EINVAL)
-			r = mig_pread_all(d->fd, s->raw, len, off);
+			r = mig_pread_all(d->fd_direct, raw, len, off);
+		if (r == -EINVAL) {
+			/* Buffered: ask for what follows while this one is encoded. */
+			if (off + len < d->size)
+				(void)posix_fadvise(d->fd, (off_t)(off + len), 2 * (off_t)s->o.chunk_size,
+						    POSIX_FADV_WILLNEED);
+			r = mig_pread_all(d->fd, raw, len, off);
+		}
 		if (r < 0)
 			return reason(r, sl->why, sizeof(sl->why), "cannot read %s at offset %" PRIu64 ": %s", d->path, off,
 				      r == -EIO ? "input/output error, or the disk shrank" : strerror(-r));
@@ -387,66 +411,75 @@ static int next_chunk(struct mig_source *s, struct mig_src_disk *d, uint32_t di,
 		 * zeros: what the target gets is the image as sent. */
 		uint64_t fo, fl, at = off;
 		while (d->used && mig_usedmap_next_free(d->used, at, off + len, &fo, &fl) == 0) {
-			memset(s->raw + (fo - off), 0, (size_t)fl);
+			memset(raw + (fo - off), 0, (size_t)fl);
 			sl->unused += fl;
 			at = fo + fl;
 		}
-		if (mig_all_zero(s->raw, len)) {
+		if (mig_all_zero(raw, len)) {
 			n = mig_stream_encode_empty(sl->buf, cap, di, MIG_CHUNK_ZERO, off, len);
-			mig_digest_add_zero(&d->digest, len);
 			sl->zero = len - sl->unused;
 		} else {
-			n = mig_stream_encode_data(sl->buf, cap, di, off, s->raw, len, s->o.level);
-			if (n > 0) {
-				/* The chunk's SHA-256 sits at a fixed place in the record. */
-				mig_digest_add(&d->digest, len, sl->buf + MIG_STREAM_RECORD_HDR + 24);
-				sl->data = len - sl->unused;
-			}
+			n = mig_stream_encode_data(sl->buf, cap, di, off, raw, len, s->o.level);
+			sl->data = len - sl->unused;
+			sl->hashed = true;
 		}
 	}
 	if (n < 0)
 		return reason((int)n, sl->why, sizeof(sl->why), "cannot encode %s at offset %" PRIu64 ": %s",
 			      d->path, off, strerror((int)-n));
-	d->wpos += len;
 	sl->len = (size_t)n;
 	return 0;
 }
 
-static void *prefetch_main(void *arg)
+/* Under pf->mu: the next chunk to read, as disk and offset; false when
+ * every disk is claimed to its end. */
+static bool claim(struct mig_source *s, uint32_t *di, uint64_t *off)
 {
-	struct mig_source *s = arg;
 	struct mig_prefetch *pf = s->pf;
-	bool skip[64];
 
-	for (size_t i = 0; i < s->ndisks; i++)
-		skip[i] = s->disks[i].skip;
-	for (size_t i = 0; i < s->ndisks; i++) {
-		struct mig_src_disk *d = &s->disks[i];
-		while (!skip[i] && d->wpos < d->size) {
-			pthread_mutex_lock(&pf->mu);
-			while (pf->count == NSLOTS && !pf->stop)
-				pthread_cond_wait(&pf->cv, &pf->mu);
-			if (pf->stop) {
-				pthread_mutex_unlock(&pf->mu);
-				return NULL;
-			}
-			struct slot *sl = &pf->q[(pf->head + pf->count) % NSLOTS];
-			pthread_mutex_unlock(&pf->mu);
-
-			int r = next_chunk(s, d, (uint32_t)i, sl);
-			sl->err = r;
-			pthread_mutex_lock(&pf->mu);
-			pf->count++;
-			if (r < 0)
-				pf->finished = true;
-			pthread_cond_broadcast(&pf->cv);
-			pthread_mutex_unlock(&pf->mu);
-			if (r < 0)
-				return NULL;
+	while (pf->claim_disk < s->ndisks) {
+		struct mig_src_disk *d = &s->disks[pf->claim_disk];
+		if (!pf->skip[pf->claim_disk] && d->wpos < d->size) {
+			*di = (uint32_t)pf->claim_disk;
+			*off = d->wpos;
+			d->wpos += d->size - d->wpos < s->o.chunk_size ? d->size - d->wpos : s->o.chunk_size;
+			return true;
 		}
+		pf->claim_disk++;
 	}
+	return false;
+}
+
+static void *worker_main(void *arg)
+{
+	const struct worker_arg *wa = arg;
+	struct mig_source *s = wa->s;
+	struct mig_prefetch *pf = s->pf;
+	uint8_t *raw = pf->raw[wa->w];
+
 	pthread_mutex_lock(&pf->mu);
-	pf->finished = true;
+	for (;;) {
+		uint32_t di;
+		uint64_t off;
+
+		while (!pf->stop && !pf->failed && pf->tail - pf->head == pf->nslots)
+			pthread_cond_wait(&pf->cv, &pf->mu);
+		if (pf->stop || pf->failed || !claim(s, &di, &off))
+			break;
+		struct slot *sl = &pf->q[pf->tail++ % pf->nslots];
+		sl->ready = false;
+		pthread_mutex_unlock(&pf->mu);
+
+		int r = encode_chunk(s, di, off, raw, sl);
+
+		pthread_mutex_lock(&pf->mu);
+		sl->err = r;
+		sl->ready = true;
+		if (r < 0)
+			pf->failed = true;      /* the consumer meets it in order */
+		pthread_cond_broadcast(&pf->cv);
+	}
+	pf->alive--;
 	pthread_cond_broadcast(&pf->cv);
 	pthread_mutex_unlock(&pf->mu);
 	return NULL;
@@ -462,34 +495,76 @@ static void prefetch_stop(struct mig_source *s)
 	pf->stop = true;
 	pthread_cond_broadcast(&pf->cv);
 	pthread_mutex_unlock(&pf->mu);
-	pthread_join(pf->thr, NULL);
-	pf->running = pf->stop = pf->finished = pf->held = false;
-	pf->head = pf->count = 0;
+	for (size_t w = 0; w < pf->nworkers; w++)
+		pthread_join(pf->thr[w], NULL);
+	pf->running = pf->stop = pf->failed = pf->held = false;
+	pf->head = pf->tail = 0;
 }
 
-/* The next chunk record from the read-ahead thread (started on first use). */
+static int prefetch_start(struct mig_source *s, char *why, size_t whylen)
+{
+	struct mig_prefetch *pf = s->pf;
+
+	pf->claim_disk = 0;
+	for (size_t i = 0; i < s->ndisks; i++)
+		pf->skip[i] = s->disks[i].skip;
+	pf->alive = 0;
+	for (size_t w = 0; w < pf->nworkers; w++) {
+		pf->arg[w] = (struct worker_arg){ s, w };
+		pthread_mutex_lock(&pf->mu);
+		pf->alive++;
+		pthread_mutex_unlock(&pf->mu);
+		if (pthread_create(&pf->thr[w], NULL, worker_main, &pf->arg[w]) != 0) {
+			pthread_mutex_lock(&pf->mu);
+			pf->alive--;
+			pf->stop = true;
+			pthread_cond_broadcast(&pf->cv);
+			pthread_mutex_unlock(&pf->mu);
+			for (size_t k = 0; k < w; k++)
+				pthread_join(pf->thr[k], NULL);
+			pf->stop = false;
+			return reason(-EAGAIN, why, whylen, "cannot start the read-ahead threads");
+		}
+	}
+	pf->running = true;
+	return 0;
+}
+
+/* The next chunk record, in disk order (the read-ahead starts on first use).
+ * The disk digest and its snapshots at commit boundaries advance here, in
+ * order, whatever order the workers finish in. */
 static int pop_chunk(struct mig_source *s, struct mig_src_disk *d, struct slot **ret, char *why, size_t whylen)
 {
 	struct mig_prefetch *pf = s->pf;
 	struct slot *sl;
+	int r;
 
-	if (!pf->running) {
-		if (pthread_create(&pf->thr, NULL, prefetch_main, s) != 0)
-			return reason(-EAGAIN, why, whylen, "cannot start the read-ahead thread");
-		pf->running = true;
-	}
+	if (!pf->running && (r = prefetch_start(s, why, whylen)) < 0)
+		return r;
 	pthread_mutex_lock(&pf->mu);
-	while (pf->count == 0 && !pf->finished)
+	while (!(pf->tail > pf->head && pf->q[pf->head % pf->nslots].ready) &&
+	       !(pf->tail == pf->head && pf->alive == 0))
 		pthread_cond_wait(&pf->cv, &pf->mu);
-	if (pf->count == 0) {
+	if (pf->tail == pf->head) {
 		pthread_mutex_unlock(&pf->mu);
 		return reason(-EIO, why, whylen, "%s: the read-ahead stopped early", d->path);
 	}
-	sl = &pf->q[pf->head];
+	sl = &pf->q[pf->head % pf->nslots];
 	pf->held = true;
 	pthread_mutex_unlock(&pf->mu);
 	if (sl->err < 0)
 		return reason(sl->err, why, whylen, "%s", sl->why);
+
+	uint64_t k = sl->off / d->commit_interval;
+	if (sl->off % d->commit_interval == 0 && k < d->nsnaps) {
+		d->snaps[k] = d->digest;
+		if (k + 1 > d->snaps_valid)
+			d->snaps_valid = k + 1;
+	}
+	if (sl->hashed)   /* the chunk's SHA-256 sits at a fixed place in the record */
+		mig_digest_add(&d->digest, sl->raw_len, sl->buf + MIG_STREAM_RECORD_HDR + 24);
+	else
+		mig_digest_add_zero(&d->digest, sl->raw_len);
 	*ret = sl;
 	return 0;
 }
@@ -500,8 +575,7 @@ static void release_held(struct mig_prefetch *pf)
 	if (!pf->held)
 		return;
 	pthread_mutex_lock(&pf->mu);
-	pf->head = (pf->head + 1) % NSLOTS;
-	pf->count--;
+	pf->head++;
 	pf->held = false;
 	pthread_cond_broadcast(&pf->cv);
 	pthread_mutex_unlock(&pf->mu);

@@ -69,7 +69,7 @@ struct mig_source {
 	/* the pull state */
 	int phase;
 	size_t cur;
-	uint8_t *out, *raw;
+	uint8_t *out;
 	size_t outcap;
 	struct mig_prefetch *pf;        /* chunks are read and encoded ahead on a thread */
 };

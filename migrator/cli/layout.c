@@ -38,7 +38,8 @@ static void usage(void)
 	      "  -p, --plan               plan for a target of --target-size bytes\n"
 	      "  -s, --target-size BYTES  e.g. 40G; suffixes K, M, G, T (powers of 1024)\n"
 	      "  -S, --target-sector N    the target's logical sector size (default 512)\n"
-	      "  -a, --apply TARGET       plan for TARGET's size and write it there\n"
+	      "  -a, --apply TARGET       plan for TARGET's size and write it there (with\n"
+	      "                           --target-size: a new image file of that size)\n"
 	      "      --allow-overwrite    TARGET may hold a partition table or filesystems\n"
 	      "  -g, --grow PARTNO        the partition that grows or takes what remains\n"
 	      "      --skip-unknown       keep partitions the copy cannot carry, empty\n"
@@ -223,7 +224,12 @@ int cmd_layout(int argc, char **argv)
 				goto out;
 			}
 		}
-		r = target_geometry(apply, &tsize, &tsector);
+		struct stat st;
+		if (tsize && stat(apply, &st) == 0) {
+			cli_errorx("%s exists: --target-size with --apply only creates a new image file", apply);
+			goto out;
+		}
+		r = tsize ? 0 : target_geometry(apply, &tsize, &tsector);
 		if (r < 0) {
 			cli_error(apply, r);
 			goto out;

@@ -197,6 +197,26 @@ static int mkfs_argv(const struct mig_plan_part *pp, const char *dev, char *argv
 	return n;
 }
 
+/* Whether name is an executable on PATH (as execvp would find it). */
+static bool on_path(const char *name)
+{
+	const char *path = getenv("PATH");
+	char buf[PATH_MAX];
+
+	if (!path || !*path)
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+		if (n && snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, name) < (int)sizeof(buf) &&
+		    access(buf, X_OK) == 0)
+			return true;
+		path += n;
+		if (*path == ':')
+			path++;
+	}
+	return false;
+}
+
 static int make_fs(const struct mig_plan_part *pp, const char *target, char *why, size_t whylen)
 {
 	char *argv[MAX_ARGS], bufs[8][320], loop[64], out[TOOL_OUTPUT_MAX];
@@ -297,6 +317,13 @@ int mig_plan_apply(const struct mig_plan *p, const char *target_dev,
 	free(script);
 	if (r < 0)
 		return refuse(r, why, whylen, "a partition name or attribute holds a quote or backslash");
+	/* Every tool the plan needs must be there before the first write. */
+	for (size_t i = 0; i < p->nparts; i++) {
+		char *argv[MAX_ARGS], bufs[8][320];
+		if (mkfs_argv(&p->parts[i], "", argv, bufs) && !on_path(argv[0]))
+			return refuse(-ENOENT, why, whylen, "partition %u needs %s, which is not on PATH",
+				      p->parts[i].partno, argv[0]);
+	}
 	r = mig_target_open(target_dev, &to, &t, why, whylen);
 	if (r < 0)
 		return r;
@@ -315,8 +342,21 @@ int mig_plan_apply(const struct mig_plan *p, const char *target_dev,
 	r = write_table(p, target_dev, !t->is_blockdev, why, whylen);
 	if (r < 0)
 		goto out;
-	for (size_t i = 0; i < p->nparts && r == 0; i++)
-		r = make_fs(&p->parts[i], target_dev, why, whylen);
+	for (size_t i = 0; i < p->nparts && r == 0; i++) {
+		const struct mig_plan_part *pp = &p->parts[i];
+		if (pp->skipped) {
+			/* An empty partition: no old signature may show through
+			 * (a stale UUID would be a duplicate). */
+			uint64_t n = pp->size < 2 * MIG_PLAN_ALIGN ? pp->size : MIG_PLAN_ALIGN;
+			r = mig_target_zero(t, pp->start, n);
+			if (r == 0)
+				r = mig_target_zero(t, pp->start + pp->size - n, n);
+			if (r < 0)
+				refuse(r, why, whylen, "partition %u: cannot clear it: %s", pp->partno, strerror(-r));
+		} else {
+			r = make_fs(pp, target_dev, why, whylen);
+		}
+	}
 out:
 	/* Closing syncs and has the kernel re-read a block device's table. */
 	{

@@ -195,6 +195,29 @@ check "a too small target is refused before any write (exit 1, still zeros)" \
 "$M" layout --apply src.img src.img >self.out 2>&1
 check "the source itself is refused" test $? -eq 1 -a "$(fp src.img)" = "$src_sha"
 
+# a missing mkfs tool is found before the first write
+PATH=/nonexistent "$M" layout --apply new.img --target-size 2G src.img >nopath.out 2>&1
+rc=$?
+check "a missing mkswap/mke2fs is refused before anything is created" \
+	test $rc -eq 1 -a ! -e new.img
+check "it names the tool" grep -q "needs mkswap, which is not on PATH" nopath.out
+
+# an unknown partition: refused, or kept empty with --skip-unknown (its old
+# bytes cleared at both ends, so no stale signature shows through)
+truncate -s 64M unk.img
+printf 'label: gpt\nsize=32M, name=root\nsize=16M, name=junk\n' | sfdisk -q unk.img
+mkfs_file u1.fs 32M ext4 -L uroot && put_fs unk.img 1 u1.fs
+dd if=/dev/urandom of=unk.img bs=1M count=16 seek=$(( $(part_field unk.img 2 start) / 2048 )) conv=notrunc status=none
+"$M" layout --plan --target-size 128M unk.img >unk.out 2>&1
+check "an unrecognised partition is refused without --skip-unknown" \
+	grep -q "partition 2 holds nothing it recognises" unk.out
+python3 -c 'import sys; open(sys.argv[1], "wb").write(b"\xff" * (128 << 20))' ff.img
+"$M" layout --apply ff.img --skip-unknown unk.img >unk2.out 2>&1
+check "--skip-unknown: apply succeeds" test $? -eq 0 || diag "$(cat unk2.out)"
+s2=$(( $(part_field ff.img 2 start) * 512 )); n2=$(( $(part_field ff.img 2 size) * 512 ))
+check "the skipped partition keeps its size and reads zeros at both ends" \
+	test $n2 -eq $((16 << 20)) -a "$(zero_range_ok ff.img $s2 1048576 && zero_range_ok ff.img $((s2 + n2 - 1048576)) 1048576 && echo y)" = y
+
 # --- apply onto a loop device (a larger disk: root grows) ---
 truncate -s 4G big.img
 loop=$(losetup -f --show big.img) || loop=

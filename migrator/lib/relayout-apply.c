@@ -298,11 +298,11 @@ out:
 	return r;
 }
 
-int mig_plan_apply(const struct mig_plan *p, const char *target_dev,
-		   const struct mig_plan_apply_opts *opts, char *why, size_t whylen)
+/* The checks before the first write; on success *ret holds the target,
+ * open (O_EXCL for a block device) until the caller closes it. */
+static int precheck(const struct mig_plan *p, const char *target_dev,
+		    const struct mig_plan_apply_opts *o, struct mig_target **ret, char *why, size_t whylen)
 {
-	static const struct mig_plan_apply_opts defaults;
-	const struct mig_plan_apply_opts *o = opts ? opts : &defaults;
 	struct mig_target_opts to = {
 		.need_size = p->target_size, .allow_overwrite = o->allow_overwrite,
 		.forbidden = o->forbidden, .nforbidden = o->nforbidden,
@@ -312,33 +312,72 @@ int mig_plan_apply(const struct mig_plan *p, const char *target_dev,
 	int r;
 
 	why[0] = '\0';
-	/* The script must be writable before anything is touched. */
 	r = mig_plan_sfdisk_script(p, &script);
 	free(script);
 	if (r < 0)
 		return refuse(r, why, whylen, "a partition name or attribute holds a quote or backslash");
-	/* Every tool the plan needs must be there before the first write. */
 	for (size_t i = 0; i < p->nparts; i++) {
 		char *argv[MAX_ARGS], bufs[8][320];
 		if (mkfs_argv(&p->parts[i], "", argv, bufs) && !on_path(argv[0]))
 			return refuse(-ENOENT, why, whylen, "partition %u needs %s, which is not on PATH",
 				      p->parts[i].partno, argv[0]);
 	}
+	if (!ret)
+		return 0;
 	r = mig_target_open(target_dev, &to, &t, why, whylen);
 	if (r < 0)
 		return r;
 	if (t->sector != p->target_sector) {
 		r = refuse(-EINVAL, why, whylen, "%s has %u-byte sectors; the plan was made for %u",
 			   target_dev, t->sector, p->target_sector);
-		goto out;
+		goto fail;
 	}
 	if (t->size > p->target_size + (64ull << 20) && !t->created) {
 		/* A plan for a much smaller disk would leave most of this one
 		 * unused: make the plan for this disk instead. */
 		r = refuse(-EINVAL, why, whylen, "%s has %" PRIu64 " bytes; the plan was made for %" PRIu64,
 			   target_dev, t->size, p->target_size);
-		goto out;
+		goto fail;
 	}
+	*ret = t;
+	return 0;
+fail:
+	if (t->created)
+		unlink(target_dev);
+	mig_target_close(t);
+	return r;
+}
+
+int mig_plan_check(const struct mig_plan *p, const char *target_dev,
+		   const struct mig_plan_apply_opts *opts, char *why, size_t whylen)
+{
+	static const struct mig_plan_apply_opts defaults;
+	struct mig_target *t = NULL;
+	struct stat st;
+	bool exists = stat(target_dev, &st) == 0;
+	int r = precheck(p, target_dev, opts ? opts : &defaults, exists ? &t : NULL, why, whylen);
+
+	if (r == 0 && t) {
+		/* Only looked at: no sync, no table re-read needed, but
+		 * mig_target_close is the one way to let go of it. */
+		r = mig_target_close(t);
+		if (r < 0)
+			refuse(r, why, whylen, "%s: %s", target_dev, strerror(-r));
+	}
+	return r;
+}
+
+int mig_plan_apply(const struct mig_plan *p, const char *target_dev,
+		   const struct mig_plan_apply_opts *opts, char *why, size_t whylen)
+{
+	static const struct mig_plan_apply_opts defaults;
+	const struct mig_plan_apply_opts *o = opts ? opts : &defaults;
+	struct mig_target *t = NULL;
+	int r;
+
+	r = precheck(p, target_dev, o, &t, why, whylen);
+	if (r < 0)
+		return r;
 	r = write_table(p, target_dev, !t->is_blockdev, why, whylen);
 	if (r < 0)
 		goto out;

@@ -112,6 +112,14 @@ struct mig_plan_apply_opts {
 int mig_plan_apply(const struct mig_plan *p, const char *target_dev,
 		   const struct mig_plan_apply_opts *opts, char *why, size_t whylen);
 
+/* Every check mig_plan_apply() makes before its first write, without
+ * writing: the mkfs tools on PATH, the sfdisk script, and (when target_dev
+ * exists) the target's checks, size and sector size. A caller with several
+ * disks checks them all before applying the first. 0, or -errno with one
+ * line in why (as mig_plan_apply). */
+int mig_plan_check(const struct mig_plan *p, const char *target_dev,
+		   const struct mig_plan_apply_opts *opts, char *why, size_t whylen);
+
 /* The device path of partition partno on disk (for a block device:
  * /dev/sdb2, /dev/nvme0n1p2, /dev/loop0p2, after the kernel re-read the
  * table), into buf. For an image file there is no such device: -ENOTBLK

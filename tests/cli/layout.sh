@@ -242,6 +242,31 @@ else
 	diag "no loop device: skipping the loop-device cases"
 fi
 
+# --- 512-byte sectors onto a 4 KiB-sector disk (no FAT): planned in bytes,
+# the ext4 block size raised from 1 KiB to 4 KiB ---
+truncate -s 1G k.img
+printf 'label: gpt\nsize=400M, name=root\nsize=64M, type=%s\n' $SWAP | sfdisk -q k.img
+l=$(part_loop k.img 1) && mke2fs -q -F -t ext4 -b 1024 -L k1 "$l"; losetup -d "$l"
+l=$(part_loop k.img 2) && mkswap -q -L k2 "$l"; losetup -d "$l"
+truncate -s 1G k4.img
+if L=$(losetup -f --show --sector-size 4096 k4.img 2>/dev/null); then
+	"$M" layout --apply "$L" k.img >k4.out 2>&1
+	check "apply onto a 4 KiB-sector loop device: exit 0" test $? -eq 0 || diag "$(cat k4.out)"
+	k4_ok() {
+		local bad=0 l2
+		eqf "sector size" 4096 "$(sfdisk -d "$L" | sed -n 's/^sector-size: //p')" || bad=1
+		eqf "first partition at 1 MiB" 256 "$(sfdisk --json "$L" | jq '.partitiontable.partitions[0].start')" || bad=1
+		l2=$(losetup -f --show -o 1048576 --sizelimit $(( $(sfdisk --json "$L" | jq '.partitiontable.partitions[0].size') * 4096 )) "$L") || return 1
+		eqf "ext4 block size" 4096 "$(dumpe2fs -h "$l2" 2>/dev/null | sed -n 's/^Block size:[[:space:]]*//p')" || bad=1
+		eqf "label" k1 "$(blkid_val "$l2" LABEL)" || bad=1
+		e2fsck -fn "$l2" >fsck4.txt 2>&1 || { diag "$(tail -3 fsck4.txt)"; bad=1; }
+		losetup -d "$l2"
+		return $bad
+	}
+	check "the 4 KiB target: table in 4 KiB sectors, ext4 with 4 KiB blocks, fsck clean" k4_ok
+	losetup -d "$L"
+fi
+
 # --- MBR: ext4, xfs, a logical swap ---
 if command -v mkfs.xfs >/dev/null; then
 	truncate -s 2G mbr.img

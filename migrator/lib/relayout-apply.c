@@ -8,7 +8,9 @@
  * bytes (the same path for block devices and image files, no wait for
  * partition nodes, no udev). */
 #include "relayout.h"
+#include "fileio.h"
 #include "fsmount.h"
+#include "inventory.h"
 #include "target.h"
 
 #include <errno.h>
@@ -298,6 +300,43 @@ out:
 	return r;
 }
 
+/* Saves the first and the last MiB of the target into dir when it holds a
+ * partition table (the areas of an MBR, a GPT and its backup). */
+static int backup_table(const struct mig_target *t, const char *dir, char *why, size_t whylen)
+{
+	struct mig_disk *d = NULL;
+	const char *base = strrchr(t->path, '/');
+	uint64_t n = t->size < MIG_PLAN_ALIGN ? t->size : MIG_PLAN_ALIGN;
+	uint64_t offs[2] = { 0, t->size - n };
+	char *buf = NULL, path[4096];
+	int r;
+
+	r = mig_disk_probe(t->path, &d);
+	if (r < 0 || !d->pttype) {
+		mig_disk_free(d);
+		return 0;       /* nothing to save */
+	}
+	mig_disk_free(d);
+	base = base ? base + 1 : t->path;
+	if (!(buf = malloc(n)))
+		return -ENOMEM;
+	for (int i = 0; i < 2; i++) {
+		r = mig_pread_all(t->fd_buffered, buf, n, offs[i]);
+		if (r == 0 && snprintf(path, sizeof(path), "%s/migrator-%s-0x%08" PRIx64 ".bak", dir, base, offs[i]) >=
+		    (int)sizeof(path))
+			r = -ENAMETOOLONG;
+		if (r == 0)
+			r = mig_write_file_atomic(path, buf, n, 0600);
+		if (r < 0) {
+			refuse(r, why, whylen, "cannot save the partition table of %s to %s: %s", t->path, dir,
+			       strerror(-r));
+			break;
+		}
+	}
+	free(buf);
+	return r;
+}
+
 /* The checks before the first write; on success *ret holds the target,
  * open (O_EXCL for a block device) until the caller closes it. */
 static int precheck(const struct mig_plan *p, const char *target_dev,
@@ -378,6 +417,11 @@ int mig_plan_apply(const struct mig_plan *p, const char *target_dev,
 	r = precheck(p, target_dev, o, &t, why, whylen);
 	if (r < 0)
 		return r;
+	if (o->backup_dir) {
+		r = backup_table(t, o->backup_dir, why, whylen);
+		if (r < 0)
+			goto out;
+	}
 	r = write_table(p, target_dev, !t->is_blockdev, why, whylen);
 	if (r < 0)
 		goto out;

@@ -97,6 +97,11 @@ struct mig_plan_apply_opts {
 	bool allow_overwrite;   /* the target may hold a table or signatures */
 	const dev_t *forbidden; /* source disks: never written */
 	size_t nforbidden;
+	/* When set and the target holds a partition table: its first and
+	 * last MiB are saved there before anything is written, as files
+	 * "migrator-NAME-0xOFFSET.bak" (raw bytes; restore with
+	 * dd of=TARGET bs=1 seek=OFFSET conv=notrunc), like sfdisk --backup. */
+	const char *backup_dir;
 };
 
 /* Writes the plan onto target_dev (a block device, e.g. a loop device, or

@@ -187,6 +187,25 @@ rc=$?
 check "a target holding a table is refused without --allow-overwrite (exit 1)" \
 	test $rc -eq 1 -a "$(fp t.img)" = "$t_sha"
 check "it says what is there" grep -q "is not empty (gpt partition table.*allow-overwrite" again.out
+# --allow-overwrite with --backup-dir: the old table's sectors are saved
+# first, and dd puts the old table back
+sfdisk -q --disk-id t.img 01234567-89AB-4CDE-8F01-23456789ABCD >/dev/null 2>&1
+sfdisk -d t.img >t-before.dump
+mkdir -p bk
+"$M" layout --apply t.img --allow-overwrite --new-uuids --backup-dir bk src.img >over.out 2>&1
+check "--allow-overwrite --new-uuids: exit 0" test $? -eq 0 || diag "$(cat over.out)"
+tsize=$(stat -c %s t.img)
+check "the first and the last MiB were saved" \
+	test -s bk/migrator-t.img-0x00000000.bak -a -s "bk/$(printf 'migrator-t.img-0x%08x.bak' $((tsize - 1048576)))"
+check "--new-uuids: the root has a fresh UUID" \
+	test "$(blkid_val -O $(( $(part_field t.img 4 start) * 512 )) t.img UUID)" != $ROOT_UUID
+check "the apply replaced the table (another disk id)" not cmp -s t-before.dump <(sfdisk -d t.img)
+for f in bk/*.bak; do
+	off=${f##*-0x}; off=$((16#${off%.bak}))
+	dd if="$f" of=t.img bs=1M seek=$off oflag=seek_bytes conv=notrunc status=none
+done
+check "restoring the backup gives the old table back" cmp -s t-before.dump <(sfdisk -d t.img)
+
 truncate -s 1G small.img
 "$M" layout --apply small.img src.img >small2.out 2>&1
 rc=$?

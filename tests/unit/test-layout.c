@@ -439,6 +439,13 @@ TEST(plan_grow_choice)
 	mig_layout_free(l);
 }
 
+TEST(part_dev)
+{
+	char buf[64];
+	CHECK_INT(mig_plan_part_dev("/nonexistent/disk", 1, buf, sizeof(buf)), -ENOENT);
+	CHECK_INT(mig_plan_part_dev("/proc/self/status", 1, buf, sizeof(buf)), -ENOTBLK);  /* image files have none */
+}
+
 int main(void)
 {
 	RUN(json_round_trip);
@@ -453,5 +460,6 @@ int main(void)
 	RUN(plan_mbr_logical_and_unknown);
 	RUN(plan_sector_size);
 	RUN(plan_grow_choice);
+	RUN(part_dev);
 	return tap_done();
 }

@@ -78,6 +78,7 @@ while used < target:
     with open(os.path.join(d, 'f%03d' % i), 'wb') as f:
         f.write(os.urandom(size))
     used += size; i += 1
+os.sync()   # on disk before the deletes, so freed blocks keep old bytes
 for k in range(0, i, 3):
     os.unlink(os.path.join(mnt, 'd%d' % (k % 5), 'f%03d' % k))
 EOF

@@ -165,6 +165,22 @@ flip sb.img 300
 check "damaged superblock: refused" \
 	jqe '.areas[0] | .status == "refused" and .free == 0 and (.reason | test("superblock checksum"))' sb.json
 
+# -- a byte flipped inside the kernel's unmount record: its CRC fails
+cp fs.img ur.img
+ls=$(sbv fs.img logstart); agl=$(sbv fs.img agblklog)
+logoff=$(( ((ls >> agl) * agb + (ls & ((1 << agl) - 1))) * bs ))
+head=$(jq '.areas[0]["log-head"]' map.json)
+flip ur.img $((logoff + (head - 1) * 512 + 200))
+"$MIGRATOR" usedmap -J ur.img >ur.json
+check "damaged unmount record: refused, nothing free" \
+	jqe '.areas[0] | .status == "refused" and .free == 0 and (.reason | test("checksum is wrong: log needs recovery"))' ur.json
+
+# -- v5 fresh from mkfs: mkfs's unmount record has no CRC and its tail at itself
+mkfs_file fresh.img 320M xfs
+"$MIGRATOR" usedmap -J fresh.img >fresh.json
+check "fresh v5: mapped, free = xfs_db freesp less AGFL" \
+	jqe --argjson w "$(expected_free fresh.img)" '.areas[0] | .status == "mapped" and .free == $w' fresh.json
+
 # -- v4 (no CRCs), fresh from mkfs: mkfs's own unmount record, ABTB btrees
 if mkfs_file v4.img 320M xfs -m crc=0 >/dev/null 2>&1; then
 	"$MIGRATOR" usedmap -J v4.img >v4.json

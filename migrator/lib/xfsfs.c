@@ -633,11 +633,10 @@ static int walk_ags(struct fs *f)
 		sum = be32(agf + AGF_FREEBLKS);
 		/* The same walk again, delivering. Reads are repeatable on a
 		 * source nobody writes; if they are not, nothing is trusted. */
-		if ((r = walk_bnobt(f, ag, agf, true, &again)) != 0 || again != sum) {
-			if (r <= 0)
-				r = refuse(f, -EBADMSG, "AG %u changed while being read", ag);
-			else
-				r = refuse(f, -EBADMSG, "AG %u changed while being read: %s", ag, f->why);
+		if ((r = walk_bnobt(f, ag, agf, true, &again)) < 0)
+			goto out;       /* a read error, or add_free's */
+		if (r == 1 || again != sum) {
+			r = refuse(f, -EBADMSG, "AG %u changed while being read", ag);
 			goto out;
 		}
 	}

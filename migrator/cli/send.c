@@ -277,8 +277,8 @@ int cmd_send(int argc, char **argv)
 				continue;
 			mig_human_bytes(a[k].free_bytes, fb, sizeof(fb));
 			if (a[k].status == MIG_USEDMAP_MAPPED)
-				snprintf(msg, sizeof(msg), "%s partition %zu (%s): %s free, not sent", c.src->disks[i].path,
-					 a[k].partno, a[k].fstype, fb);
+				snprintf(msg, sizeof(msg), "%s partition %zu (%s): %s free, not sent%s%s", c.src->disks[i].path,
+					 a[k].partno, a[k].fstype, fb, a[k].reason[0] ? "; " : "", a[k].reason);
 			else
 				snprintf(msg, sizeof(msg), "%s partition %zu (%s): sent whole: %s", c.src->disks[i].path,
 					 a[k].partno, a[k].fstype, a[k].reason);

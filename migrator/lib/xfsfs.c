@@ -327,8 +327,11 @@ static int record_crc_ok(struct fs *f, const uint8_t *hdr, uint64_t rblk, uint32
 }
 
 /* Reads every log block's cycle: blocks [0, head) carry the current cycle,
- * [head, end) the previous one (or zero, on a log that never wrapped since
- * mkfs, cycle 1). Notes the last record header of each run. */
+ * [head, end) zeros then the previous cycle (either run may be empty). Zeros
+ * are blocks nothing wrote since the log was cleared: mkfs zeroes the log
+ * behind its cycle-1 unmount record, xfs_repair -L a window behind a record
+ * of a higher cycle, leaving older blocks after it. Notes the last record
+ * header before the head and the last one after it. */
 static int scan_log(struct fs *f, uint64_t *ret_head, uint32_t *ret_cycle,
 		    uint64_t *ret_hdr_cur, uint64_t *ret_hdr_prev)
 {
@@ -365,12 +368,14 @@ static int scan_log(struct fs *f, uint64_t *ret_head, uint32_t *ret_cycle,
 			if (head == UINT64_MAX) {
 				head = at;
 				prev = c;
-				if (c != cur - 1 && !(c == 0 && cur == 1)) {
+				if (c != cur - 1 && c != 0) {
 					r = refuse(f, -EBADMSG, "log cycle %u follows cycle %u at block %llu: log needs recovery",
 						   c, cur, (unsigned long long)at);
 					goto out;
 				}
 			}
+			if (c != prev && prev == 0 && c == cur - 1)
+				prev = c;       /* the zeroed window ends, older blocks follow */
 			if (c != prev) {
 				r = refuse(f, -EBADMSG, "log cycle %u at block %llu after the head (cycle %u): log needs recovery",
 					   c, (unsigned long long)at, prev);
@@ -448,10 +453,11 @@ static int check_log(struct fs *f)
 	if (op[OP_CLIENTID] != XFS_LOG_CLIENT || !(op[OP_FLAGS] & UNMOUNT_TRANS))
 		return refuse(f, -EBADMSG, "the last log record is not an unmount record: log needs recovery");
 	/* The kernel checks no CRC on this path (an i386 kernel and an x86_64
-	 * one sum different header sizes); this parser does, for both sizes.
-	 * mkfs and xfs_repair write their unmount record without a CRC and
-	 * with the tail at the record itself: accepted as that, and only so. */
-	if (f->crc && !(mig_le32(hdr + LH_CRC) == 0 && tail == lsn)) {
+	 * one sum different header sizes); this parser checks one the record
+	 * carries, for both sizes. mkfs and xfs_repair -L write theirs without
+	 * (h_crc 0; mkfs with the tail at the record, repair at the old end):
+	 * the kernel trusts those, and so does this. */
+	if (f->crc && mig_le32(hdr + LH_CRC) != 0) {
 		bool ok = false;
 
 		if ((r = record_crc_ok(f, hdr, rblk, hblks, len, LH_SIZEOF_PAD, &ok)) < 0)

@@ -16,8 +16,9 @@
  * log block's cycle number is read (not a binary search), the cycles must
  * form one current-cycle run followed by one previous-cycle (or zeroed)
  * run, and the last record before that head must be a single-op unmount
- * record ending exactly at the head, with a good CRC on v5 — or, as mkfs
- * and xfs_repair write it, no CRC and the tail LSN equal to its own.
+ * record ending exactly at the head, with its LSN at its place and its tail
+ * not after it, and on v5 a good CRC unless it has none (mkfs and
+ * xfs_repair -L write theirs without; the kernel checks none here).
  *
  * An AG whose AGF or bnobt is damaged or disagrees with itself (checksum,
  * magic, owner, order, overlap, a record over the AG headers or the log,

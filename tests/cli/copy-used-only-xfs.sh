@@ -8,6 +8,18 @@ cd "$SCRATCH" || exit 1
 for t in mkfs.xfs xfs_repair xfs_io python3 jq sfdisk mount umount; do
 	command -v "$t" >/dev/null || { echo "1..0 # SKIP needs $t"; exit 77; }
 done
+# unmount DIR...: umount, retried while something else holds the mount busy
+unmount() {
+	local d
+	for d; do
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			umount "$d" 2>/dev/null && break
+			mountpoint -q "$d" || break
+			sleep 0.5
+		done
+		! mountpoint -q "$d" || { diag "cannot unmount $d"; return 1; }
+	done
+}
 mkdir -p m1 m2
 trap 'umount "$SCRATCH/m1" "$SCRATCH/m2" 2>/dev/null; rm -rf "$SCRATCH"' EXIT
 
@@ -29,7 +41,7 @@ os.sync()   # on disk before the deletes, so freed blocks keep old bytes
 for k in range(0, i, 3):
     os.unlink(os.path.join(mnt, 'f%03d' % k))
 EOF
-umount m1
+unmount m1 || { echo "Bail out! cannot unmount the filled filesystem"; exit 1; }
 
 truncate -s 352M src.img
 printf 'label: gpt\nsize=320M, name=data\n' | sfdisk -q src.img
@@ -51,9 +63,9 @@ repair_clean() { xfs_repair -n -f "$1" >repair.txt 2>&1 || { diag "$(head -5 rep
 check "xfs_repair -n on the target's filesystem is clean" repair_clean t.fs
 same() {
 	mount -o loop,ro,nouuid,offset="$p1",sizelimit=$((320 << 20)) "$1" m1 || return 1
-	mount -o loop,ro,nouuid,offset="$p1",sizelimit=$((320 << 20)) "$2" m2 || { umount m1; return 1; }
+	mount -o loop,ro,nouuid,offset="$p1",sizelimit=$((320 << 20)) "$2" m2 || { unmount m1; return 1; }
 	diff -r m1 m2 >diff.txt 2>&1; local rc=$?
-	umount m1 m2
+	unmount m1 m2
 	[ $rc = 0 ] || diag "$(head -3 diff.txt)"
 	return $rc
 }
@@ -76,7 +88,7 @@ rm -f agf.img agf-t.img
 
 # The same disk after a shutdown with writes in the log: sent whole.
 mount -o loop,offset="$p1",sizelimit=$((320 << 20)) src.img m1 &&
-	head -c 1M /dev/urandom >m1/late && xfs_io -x -c 'shutdown -f' m1; umount m1
+	head -c 1M /dev/urandom >m1/late && xfs_io -x -c 'shutdown -f' m1; unmount m1
 "$MIGRATOR" send --used-only --to "file://$SCRATCH/dirty.img" src.img >dirty.out 2>&1
 check "dirty log: send --used-only exit 0" test $? -eq 0
 check "dirty log: it says the partition is sent whole, and why" \

@@ -5,7 +5,8 @@
 # used), and after every range called free is overwritten with 0xFF junk,
 # xfs_repair -n is clean and every file reads back unchanged (a control
 # shows that junk in a used block is caught). Refusals: a dirty log (the
-# filesystem shut down before unmount) refuses the whole filesystem; a
+# filesystem shut down before unmount) refuses the whole filesystem, until
+# xfs_repair -L or a mount and unmount make it clean again; a
 # damaged AGF, a damaged bnobt block or an AGF free count that disagrees
 # with its btree keeps that AG used and says why.
 . "$(dirname "$0")/lib.sh"
@@ -18,6 +19,18 @@ MNT=$SCRATCH/mnt
 trap 'umount "$MNT" 2>/dev/null; rm -rf "$SCRATCH"' EXIT
 
 jqe() { jq -e "$@" >/dev/null; }
+# unmount DIR...: umount, retried while something else holds the mount busy
+unmount() {
+	local d
+	for d; do
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			umount "$d" 2>/dev/null && break
+			mountpoint -q "$d" || break
+			sleep 0.5
+		done
+		! mountpoint -q "$d" || { diag "cannot unmount $d"; return 1; }
+	done
+}
 xdb() { xfs_db -r "$@" 2>/dev/null; }
 sbv() { xdb -c 'sb 0' -c "p $2" "$1" | sed 's/.* = //'; }
 agfv() { xdb -c "agf $2" -c "p $3" "$1" | sed 's/.* = //'; }
@@ -53,7 +66,7 @@ with open(sys.argv[2], "r+b") as f:
 same_files() { # FS: every file of keep/ reads back identical, nothing more
 	mount -o loop,ro,nouuid "$1" "$MNT" || return 1
 	diff -r keep "$MNT" >diff.txt 2>&1; local rc=$?
-	umount "$MNT"
+	unmount "$MNT"
 	[ $rc = 0 ] || diag "$(head -3 diff.txt)"
 	return $rc
 }
@@ -85,7 +98,7 @@ EOF
 cp -a "$MNT" keep
 victim=$(find keep -type f -size +100k | sort | head -1); victim=${victim#keep/}
 vsect=$(xfs_io -r -c bmap "$MNT/$victim" | sed -n '2s/.*: \([0-9]*\)\.\..*/\1/p')
-umount "$MNT"
+unmount "$MNT" || { echo "Bail out! cannot unmount the filled filesystem"; exit 1; }
 
 truncate -s 400M disk.img
 printf 'label: gpt\nsize=320M, name=data\nsize=16M, name=swap\n' | sfdisk -q disk.img
@@ -119,13 +132,26 @@ check "control: junk over a used block ($victim) is caught" not same_files ctl.f
 # -- dirty log: shut down before unmount; the log holds transactions
 cp fs.img dirty.img
 mount -o loop dirty.img "$MNT" && head -c 2M /dev/urandom >"$MNT/new" && rm -f "$MNT/d1/f001" &&
-	xfs_io -x -c 'shutdown -f' "$MNT"; umount "$MNT"
+	xfs_io -x -c 'shutdown -f' "$MNT"; unmount "$MNT"
 "$MIGRATOR" usedmap -J dirty.img >dirty.json
 a=$(area dirty.json)
 check "dirty log: refused, nothing free" jqe '.status == "refused" and .free == 0' <<<"$a"
 check "dirty log: the reason says the log needs recovery" jqe '.reason | test("log needs recovery")' <<<"$a"
 "$MIGRATOR" usedmap dirty.img >dirty.txt
 check "dirty log: the human output gives the reason" grep -q 'xfs  refused: .*log needs recovery' dirty.txt
+
+# ... made clean again: by xfs_repair -L (a new, higher cycle, CRC-less
+# unmount record, a zeroed window, old blocks after it), or by mounting
+# (the kernel replays the log) and unmounting
+cp dirty.img zeroed.img
+xfs_repair -L zeroed.img >/dev/null 2>&1
+"$MIGRATOR" usedmap -J zeroed.img >zeroed.json
+check "after xfs_repair -L: mapped, free = xfs_db freesp less AGFL" \
+	jqe --argjson w "$(expected_free zeroed.img)" '.areas[0] | .status == "mapped" and .free == $w' zeroed.json
+mount -o loop dirty.img "$MNT" && unmount "$MNT"
+"$MIGRATOR" usedmap -J dirty.img >replayed.json
+check "after replay by the kernel: mapped, free = xfs_db freesp less AGFL" \
+	jqe --argjson w "$(expected_free dirty.img)" '.areas[0] | .status == "mapped" and .free == $w' replayed.json
 
 bs=$(sbv fs.img blocksize); agb=$(sbv fs.img agblocks); ss=$(sbv fs.img sectsize)
 all=$got
@@ -180,6 +206,18 @@ mkfs_file fresh.img 320M xfs
 "$MIGRATOR" usedmap -J fresh.img >fresh.json
 check "fresh v5: mapped, free = xfs_db freesp less AGFL" \
 	jqe --argjson w "$(expected_free fresh.img)" '.areas[0] | .status == "mapped" and .free == $w' fresh.json
+
+# -- other geometries, written through the kernel: log stripe unit (padded
+# unmount records), 4 KiB sectors (AGF CRC over 4 KiB), 1 KiB blocks,
+# rmapbt and reflink
+for opts in "-l su=64k" "-s size=4096" "-b size=1024" "-m rmapbt=1,reflink=1"; do
+	mkfs_file var.img 320M xfs $opts >/dev/null 2>&1 || { diag "mkfs.xfs $opts failed"; continue; }
+	mount -o loop var.img "$MNT" && head -c 12M /dev/urandom >"$MNT/a" && head -c 3M /dev/urandom >"$MNT/b" &&
+		sync && rm "$MNT/a"; unmount "$MNT"
+	"$MIGRATOR" usedmap -J var.img >var.json
+	check "mkfs.xfs $opts: mapped, free = xfs_db freesp less AGFL" \
+		jqe --argjson w "$(expected_free var.img)" '.areas[0] | .status == "mapped" and .free == $w' var.json
+done
 
 # -- v4 (no CRCs), fresh from mkfs: mkfs's own unmount record, ABTB btrees
 if mkfs_file v4.img 320M xfs -m crc=0 >/dev/null 2>&1; then

@@ -346,11 +346,22 @@ TEST(log_record_crc)
 	build();
 	put_record(0, 1, 1, 1, 0x20, 1ull << 32, false);
 	CHECK_INT(run(), 0);
-	/* no CRC and the tail elsewhere: refused */
-	stamp(0, LOGBB, 1);
-	put_record(4, 1, 1, 1, 0x20, 1ull << 32 | 2, false);
-	stamp(6, LOGBB, 0);
+	/* xfs_repair -L's: no CRC, cycle 3 at 0, the tail at the old end, a
+	 * zeroed window, then the old cycle's blocks */
+	stamp(0, LOGBB, 2);
+	put_record(0, 3, 3, 1, 0x20, 2ull << 32 | (LOGBB - 1), false);
+	memset(logbb(2), 0, 6 * 512);
+	CHECK_INT(run(), 0);
+	CHECK_INT(info.log_head, 2);
+	/* ... but old blocks, then zeros again: refused */
+	memset(logbb(12), 0, 512);
 	CHECK_INT(run(), -EBADMSG);
+	CHECK(strstr(info.reason, "after the head") != NULL);
+	/* a tail after the record itself: refused */
+	build();
+	put_record(0, 1, 1, 1, 0x20, 1ull << 32 | 5, false);
+	CHECK_INT(run(), -EBADMSG);
+	CHECK(strstr(info.reason, "past the last record") != NULL);
 	/* the log of another filesystem */
 	build();
 	put_record(0, 1, 1, 1, 0x20, 1ull << 32, false);

@@ -36,7 +36,7 @@ static void usage(void)
 	      "  -p, --pin sha256//...     the receiver's public-key pin, as it printed it\n"
 	      "  -T, --token-file FILE     the token, as the receiver printed it\n"
 	      "      --mode block          block-level copy (the default and only mode here)\n"
-	      "  -u, --used-only           skip blocks ext2/3/4 marks free\n"
+	      "  -u, --used-only           skip blocks ext2/3/4 or XFS marks free\n"
 	      "  -r, --rate-limit BYTES/s  e.g. 50M; suffixes K, M, G (powers of 1024)\n"
 	      "      --retries N           failed reconnects in a row before giving up (20)\n"
 	      "      --chunk-size BYTES    chunk size, 64K to 16M (4M)\n"
@@ -277,8 +277,8 @@ int cmd_send(int argc, char **argv)
 				continue;
 			mig_human_bytes(a[k].free_bytes, fb, sizeof(fb));
 			if (a[k].status == MIG_USEDMAP_MAPPED)
-				snprintf(msg, sizeof(msg), "%s partition %zu (%s): %s free, not sent", c.src->disks[i].path,
-					 a[k].partno, a[k].fstype, fb);
+				snprintf(msg, sizeof(msg), "%s partition %zu (%s): %s free, not sent%s%s", c.src->disks[i].path,
+					 a[k].partno, a[k].fstype, fb, a[k].reason[0] ? "; " : "", a[k].reason);
 			else
 				snprintf(msg, sizeof(msg), "%s partition %zu (%s): sent whole: %s", c.src->disks[i].path,
 					 a[k].partno, a[k].fstype, a[k].reason);

@@ -19,8 +19,9 @@ static void usage(void)
 {
 	fputs("Usage: migrator usedmap [-J|--json] [-r|--ranges] DEVICE|IMAGE\n\n"
 	      "Shows which bytes of a disk `send --used-only` would skip: the blocks that\n"
-	      "ext2/ext3/ext4 filesystems mark free. Everything else counts as used,\n"
-	      "and so does a filesystem that needs e2fsck first (the reason is shown).\n"
+	      "ext2/ext3/ext4 and XFS filesystems mark free. Everything else counts as\n"
+	      "used, and so does a filesystem that needs e2fsck or log recovery first\n"
+	      "(the reason is shown), and any XFS allocation group that looks damaged.\n"
 	      "The disk is opened read-only.\n\n"
 	      "Options:\n"
 	      "  -J, --json     JSON output, with every free range\n"
@@ -135,7 +136,18 @@ static int write_json(const struct mig_usedmap *m, const char *path)
 		json_string(w, "status", mig_usedmap_status_name(a[i].status));
 		json_string(w, "reason", a[i].reason[0] ? a[i].reason : NULL);
 		json_uint(w, "free", a[i].free_bytes);
-		if (a[i].status != MIG_USEDMAP_OTHER) {
+		if (a[i].status != MIG_USEDMAP_OTHER && !strcmp(a[i].fstype, "xfs")) {
+			const struct mig_xfs_info *x = &a[i].xfs;
+
+			json_uint(w, "block-size", x->block_size);
+			json_uint(w, "blocks", x->dblocks);
+			json_uint(w, "free-blocks", x->free_blocks);
+			json_uint(w, "sb-free-blocks", x->sb_free_blocks);
+			json_uint(w, "agf-free-blocks", x->agf_free_blocks);
+			json_uint(w, "ags", x->agcount);
+			json_uint(w, "ags-distrusted", x->ags_distrusted);
+			json_uint(w, "log-head", x->log_head);
+		} else if (a[i].status != MIG_USEDMAP_OTHER) {
 			const struct mig_extfs_info *e = &a[i].ext;
 
 			json_uint(w, "block-size", e->block_size);

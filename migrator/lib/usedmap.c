@@ -1,5 +1,6 @@
 /* usedmap.c — see usedmap.h. libblkid finds the partition table and the
- * signatures, extfs.c reads the ext bitmaps, and this file keeps the result
+ * signatures, extfs.c reads the ext bitmaps, xfsfs.c the XFS free-space
+ * btrees, and this file keeps the result
  * as one sorted array of free ranges. */
 #include "usedmap.h"
 
@@ -115,7 +116,7 @@ static int area_add_free(void *ud, uint64_t off, uint64_t len)
 	struct area_io *io = ud;
 
 	if (off > io->size || len > io->size - off)
-		return -EINVAL;     /* extfs never does this; belt and braces */
+		return -EINVAL;     /* the parsers never do this; belt and braces */
 	return push_range(io->m, io->base + off, len, io->base);
 }
 
@@ -130,7 +131,7 @@ static void set_reason(struct mig_usedmap_area *a, const char *s)
 	snprintf(a->reason, sizeof(a->reason), "%s", s);
 }
 
-/* Probes one area's signature and, for ext2/3/4, maps its free blocks. Only
+/* Probes one area's signature and, for ext2/3/4 and xfs, maps its free blocks. Only
  * -ENOMEM is an error; everything else ends in the area's status. */
 static int map_area(struct mig_usedmap *m, int fd, struct mig_usedmap_area *a)
 {
@@ -161,11 +162,16 @@ static int map_area(struct mig_usedmap *m, int fd, struct mig_usedmap_area *a)
 	if (blkid_probe_lookup_value(pr, "TYPE", &type, NULL) != 0 || !type)
 		goto out;
 	snprintf(a->fstype, sizeof(a->fstype), "%s", type);
-	if (!is_ext(type))
+	bool xfs = !strcmp(type, "xfs");
+	if (!is_ext(type) && !xfs)
 		goto out;
 
 	struct area_io io = { .fd = fd, .base = a->offset, .size = a->size, .m = m };
-	r = mig_extfs_free_ranges(area_read, &io, a->size, area_add_free, &io, &a->ext);
+	if (xfs)
+		r = mig_xfs_free_ranges(area_read, &io, a->size, area_add_free, &io, &a->xfs);
+	else
+		r = mig_extfs_free_ranges(area_read, &io, a->size, area_add_free, &io, &a->ext);
+	const char *why = xfs ? a->xfs.reason : a->ext.reason;
 	if (r == -ENOMEM) {
 		drop_from(m, a->offset);
 		blkid_free_probe(pr);
@@ -175,13 +181,15 @@ static int map_area(struct mig_usedmap *m, int fd, struct mig_usedmap_area *a)
 		drop_from(m, a->offset);
 		a->status = MIG_USEDMAP_REFUSED;
 		a->error = r;
-		if (a->ext.reason[0])
-			set_reason(a, a->ext.reason);
+		if (why[0])
+			set_reason(a, why);
 		else
 			snprintf(a->reason, sizeof(a->reason), "cannot be read: %s", strerror(-r));
 		goto out;
 	}
 	a->status = MIG_USEDMAP_MAPPED;
+	if (xfs && a->xfs.note[0])
+		set_reason(a, a->xfs.note);
 out:
 	blkid_free_probe(pr);
 	return 0;

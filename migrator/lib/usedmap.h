@@ -1,12 +1,13 @@
 /* usedmap.h — which byte ranges of a disk hold nothing worth copying.
  *
- * `migrator send --used-only` skips the blocks that an ext2/3/4 filesystem
- * marks free. This module finds them on a whole disk: the partition table
- * (libblkid), each partition's signature (libblkid), and for ext2/3/4 the
- * block bitmaps (extfs.h). Everything else is used: partition-table areas,
- * gaps, BIOS boot, swap, LVM, LUKS, other filesystems, and any ext
- * filesystem that is refused (each refusal is reported with its reason).
- * A whole-disk ext filesystem without a partition table is handled too.
+ * `migrator send --used-only` skips the blocks that an ext2/3/4 or XFS
+ * filesystem marks free. This module finds them on a whole disk: the
+ * partition table (libblkid), each partition's signature (libblkid), for
+ * ext2/3/4 the block bitmaps (extfs.h), for XFS the free-space btrees
+ * (xfsfs.h). Everything else is used: partition-table areas, gaps, BIOS
+ * boot, swap, LVM, LUKS, other filesystems, and any ext or XFS filesystem
+ * that is refused (each refusal is reported with its reason). A whole-disk
+ * filesystem without a partition table is handled too.
  *
  * The map is a sorted array of disjoint, merged, disk-absolute free ranges;
  * queries are binary searches, cheap enough for every 4 MiB chunk. It is
@@ -19,6 +20,7 @@
 #include <stdint.h>
 
 #include "extfs.h"
+#include "xfsfs.h"
 
 /* At most this many free ranges are kept: past it, the shortest ranges are
  * dropped (they stay "used"), doubling the minimum length each time. */
@@ -26,9 +28,9 @@
 #define MIG_USEDMAP_MAX_AREAS   256         /* partitions looked at; any further stay used */
 
 enum mig_usedmap_status {
-	MIG_USEDMAP_MAPPED,     /* ext2/3/4: its free blocks are in the map */
-	MIG_USEDMAP_REFUSED,    /* ext2/3/4, but refused: all used (see reason) */
-	MIG_USEDMAP_OTHER,      /* not ext2/3/4, or nothing found: all used */
+	MIG_USEDMAP_MAPPED,     /* ext2/3/4 or xfs: its free blocks are in the map */
+	MIG_USEDMAP_REFUSED,    /* ext2/3/4 or xfs, but refused: all used (see reason) */
+	MIG_USEDMAP_OTHER,      /* anything else, or nothing found: all used */
 };
 
 /* One area looked at: a partition, or the whole disk without a table. */
@@ -37,10 +39,13 @@ struct mig_usedmap_area {
 	uint64_t offset, size;  /* bytes on the disk */
 	char fstype[32];        /* libblkid's TYPE ("ext4", "swap", ...) or "" */
 	enum mig_usedmap_status status;
-	int error;              /* for REFUSED: the -errno of mig_extfs_free_ranges() */
-	char reason[MIG_EXTFS_REASON_MAX];  /* for REFUSED, or why an area was not probed */
+	int error;              /* for REFUSED: the -errno of the parser */
+	/* For REFUSED, or why an area was not probed; for a MAPPED xfs, why
+	 * some allocation groups were kept used (empty when none were). */
+	char reason[MIG_EXTFS_REASON_MAX];
 	uint64_t free_bytes;    /* bytes of this area in the map */
-	struct mig_extfs_info ext;          /* MAPPED or REFUSED only */
+	struct mig_extfs_info ext;          /* MAPPED or REFUSED ext2/3/4 only */
+	struct mig_xfs_info xfs;            /* MAPPED or REFUSED xfs only */
 };
 
 struct mig_usedmap;

@@ -33,6 +33,40 @@ if command -v mke2fs >/dev/null; then
 	mkext ext4-meta-bg 1M -t ext4 -b 1024 -g 256 -N 64 -O ^has_journal,meta_bg,^resize_inode
 	mkext ext4-uninit-bg 1M -t ext4 -b 1024 -g 256 -N 64 -O ^has_journal,^metadata_csum,uninit_bg,^64bit
 fi
+# XFS (xfsfs): 32 MiB images of 2 AGs, 1 KiB blocks, as sparse inputs of
+# fuzz-xfsfs (size in KiB, then offset/length/bytes segments of the non-zero
+# sectors): fresh v5 (mkfs's unmount record), v4, and v5 after the kernel
+# wrote files of zeros, deleted some and unmounted (its own CRC'd record).
+if command -v mkfs.xfs >/dev/null; then
+	sparse() {
+		python3 - "$1" "$2" <<'PY'
+import re, struct, sys
+d = open(sys.argv[1], 'rb').read()
+out = [struct.pack('<I', len(d) // 1024)]
+# runs of non-zero bytes, joined over gaps of up to 32 zeros
+nz = [m.span() for m in re.finditer(rb'[^\0]+', d)]
+k = 0
+while k < len(nz):
+    a, b = nz[k]; k += 1
+    while k < len(nz) and nz[k][0] - b <= 32 and nz[k][1] - a <= 65535:
+        b = nz[k][1]; k += 1
+    while b - a > 65535:
+        out.append(struct.pack('<IH', a, 65535) + d[a:a + 65535]); a += 65535
+    out.append(struct.pack('<IH', a, b - a) + d[a:b])
+open(sys.argv[2], 'wb').write(b''.join(out))
+PY
+	}
+	mkxfs() { n=$1; shift; rm -f "$t/$n"; truncate -s 32M "$t/$n"
+		TEST_DIR=1 TEST_DEV=1 QA_CHECK_FS=1 mkfs.xfs -q -f -b size=1024 -d agcount=2 "$@" "$t/$n" >/dev/null 2>&1; }
+	mkxfs xfs5 && sparse "$t/xfs5" "$dir/seed-xfs5"
+	mkxfs xfs4 -m crc=0 && sparse "$t/xfs4" "$dir/seed-xfs4"
+	mkdir -p "$t/m"
+	if mkxfs xfs5m && mount -o loop "$t/xfs5m" "$t/m" 2>/dev/null; then
+		{ for i in 1 2 3 4 5 6 7 8 9; do head -c $((i * 300))K /dev/zero >"$t/m/f$i"; done
+		  sync; rm -f "$t/m/f2" "$t/m/f5" "$t/m/f8"; } || true
+		umount "$t/m" && sparse "$t/xfs5m" "$dir/seed-xfs5-mounted"
+	fi
+fi
 # configuration files as installers write them (the rewriters of patch)
 for f in "$(dirname "$0")"/../fixtures/patch/*.in; do
 	[ -e "$f" ] && cp "$f" "$dir/seed-conf-$(basename "$f" .in)"

@@ -26,6 +26,7 @@ static const struct {
 	{ "usedmap", cmd_usedmap, "show what send --used-only would skip (free ext2/3/4 blocks)" },
 	{ "verify", cmd_verify, "check, read-only, that a disk set will boot" },
 	{ "patch", cmd_patch, "make a migrated system bootable on its target (fstab, GRUB, network)" },
+	{ "archive", cmd_archive, "a directory tree as the file-level copy's pax archive, or back" },
 };
 
 static void usage(FILE *out)

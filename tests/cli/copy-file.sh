@@ -1,0 +1,157 @@
+#!/bin/bash
+# File-level copy (send --mode=file) with re-layout, on images the test
+# builds: a 2 GiB GPT disk (BIOS boot, ESP, swap, ext4 root 30% used with
+# hard links, xattrs, ACLs, a capability, devices, a FIFO, a socket).
+#   - onto 50% of its size: succeeds, e2fsck -fn clean, UUIDs and labels
+#     kept, the root's mtree manifest, xattrs and ACLs equal to the source's;
+#   - through a .mig file and receive --from --map: the same;
+#   - onto a disk smaller than the used bytes: refused before any write
+#     (the target's hash is unchanged) with the numbers;
+#   - onto a larger disk: the root grows to fill it, fsck clean;
+#   - progress counts bytes and files; a block-mode-only reader would stop
+#     at the version-2 records (unit test: test-stream).
+. "$(dirname "$0")/lib.sh"
+cd "$SCRATCH" || exit 1
+command -v bsdtar >/dev/null && command -v setfacl >/dev/null || {
+	echo "1..0 # SKIP needs bsdtar (libarchive-tools) and setfacl (acl)"; exit 0; }
+mounts=()
+loops=()
+cleanup() {
+	for m in "${mounts[@]}"; do umount -l "$m" 2>/dev/null; done
+	for l in "${loops[@]}"; do losetup -d "$l" 2>/dev/null; done
+	rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+
+# --- the source disk --------------------------------------------------------
+truncate -s 2G src.img
+sfdisk -q src.img <<'EOF' || { echo "Bail out! sfdisk"; exit 1; }
+label: gpt
+start=2048, size=2048, type=21686148-6449-6E6F-744E-656564454649
+size=32MiB, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=EFI
+size=32MiB, type=0657FD6D-A4AB-43C4-84E5-0933C84B4F4F
+type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, name=root
+EOF
+start_of() { sfdisk --json "$1" | jq ".partitiontable.partitions[$(($2 - 1))].start"; }
+size_of() { sfdisk --json "$1" | jq ".partitiontable.partitions[$(($2 - 1))].size"; }
+truncate -s 32M esp.fs && mkfs.vfat -n ESP esp.fs >/dev/null && mmd -i esp.fs ::/EFI && printf 'grub' | mcopy -i esp.fs - ::/EFI/grubx64.efi
+truncate -s 32M swap.fs && mkswap -q -L swp swap.fs
+truncate -s $(( $(size_of src.img 4) * 512 )) root.fs && mkfs.ext4 -q -L root root.fs
+mkdir -p m && mount -o loop root.fs m && mounts+=("$PWD/m") || { echo "Bail out! mount"; exit 1; }
+(
+	set -e
+	cd m
+	mkdir -p etc usr/bin var/log home/u dev
+	printf 'host\n' >etc/hostname && ln etc/hostname etc/hostname.hl
+	setfattr -n security.selinux -v 'system_u:object_r:etc_t:s0' etc/hostname
+	printf 'ping' >usr/bin/ping && chmod 4755 usr/bin/ping && setcap cap_net_raw+ep usr/bin/ping
+	setfacl -m u:1000:rwx home/u && setfacl -d -m u:1000:rwx home/u && chown 1000:1000 home/u
+	mknod dev/null c 1 3 && mkfifo var/log/fifo
+	python3 -c 'import socket; socket.socket(socket.AF_UNIX).bind("var/log/sock")'
+	truncate -s 1G var/sparse && printf 'x' | dd of=var/sparse bs=1 seek=$((512 << 20)) conv=notrunc status=none
+	head -c 64M /dev/urandom >usr/random
+	# most of the 30%: zeros (cheap to send), real blocks in use
+	for i in 1 2 3 4 5; do head -c 100M /dev/zero >usr/zero$i; done
+	touch -d '2001-02-03 04:05:06.123456789' etc/hostname
+)
+sync
+used_src=$(df -B1 --output=used m | tail -1)
+mtree() {
+	(cd "$1" && bsdtar --format=mtree \
+		--options='!all,type,mode,uid,gid,size,time,link,nlink,device,flags,sha256' -cf - .) |
+		grep -av ' type=socket' | LC_ALL=C sort
+}
+xa() { (cd "$1" && getfattr -R -h -d -m - -e hex . 2>/dev/null) |
+	LC_ALL=C awk '/^# file: /{f=substr($0,9);next} /^$/{next} {print f "\t" $0}' | LC_ALL=C sort; }
+mtree m >src.mtree; xa m >src.xattr
+umount m && mounts=()
+dd if=esp.fs of=src.img bs=512 seek="$(start_of src.img 2)" conv=notrunc,sparse status=none
+dd if=swap.fs of=src.img bs=512 seek="$(start_of src.img 3)" conv=notrunc,sparse status=none
+dd if=root.fs of=src.img bs=512 seek="$(start_of src.img 4)" conv=notrunc,sparse status=none
+rm -f root.fs
+src_sha=$(sha256sum <src.img)
+check "the source is about 30% used" test "$used_src" -gt $((550 << 20)) -a "$used_src" -lt $((700 << 20)) ||
+	diag "used: $used_src"
+
+# TARGET PARTNO: mounts the partition read-only at t/, or fails
+mount_part() {
+	local l; l=$(losetup -f --show -r -o $(( $(start_of "$1" "$2") * 512 )) \
+		--sizelimit $(( $(size_of "$1" "$2") * 512 )) "$1") || return 1
+	loops+=("$l")
+	mkdir -p t && mount -o ro "$l" t && mounts+=("$PWD/t")
+}
+umount_part() { umount t; mounts=(); losetup -d "${loops[-1]}"; unset 'loops[-1]'; }
+fsck_part() { # IMG PARTNO: e2fsck -fn on the partition
+	local l rc; l=$(losetup -f --show -r -o $(( $(start_of "$1" "$2") * 512 )) \
+		--sizelimit $(( $(size_of "$1" "$2") * 512 )) "$1") || return 1
+	e2fsck -fn "$l" >fsck.txt 2>&1; rc=$?
+	losetup -d "$l"
+	return $rc
+}
+same_files() { # IMG: the root's manifest and attributes equal the source's
+	mount_part "$1" 4 || return 1
+	mtree t >dst.mtree; xa t >dst.xattr
+	umount_part
+	diff -u src.mtree dst.mtree >mtree.diff && diff -u src.xattr dst.xattr >xattr.diff
+}
+run() { "$MIGRATOR" "$@" >out.txt 2>err.txt; }
+
+# --- smaller: 50% of the source -------------------------------------------
+truncate -s 1G half.img
+run send --mode=file --dry-run --to "file://$SCRATCH/half.img" src.img
+check "--dry-run prints a plan (JSON) and exits 0" jq -e '.plans[0].partitions | length == 4' out.txt >/dev/null ||
+	diag "$(cat err.txt)"
+check "--dry-run writes nothing" test "$(sfdisk -d half.img 2>/dev/null | wc -l)" -eq 0
+run send --mode=file --to "file://$SCRATCH/half.img" src.img
+rc=$?
+check "send --mode=file onto half the size: exit 0" test $rc -eq 0 || diag "$(tail -3 err.txt)"
+check "the source is unchanged" test "$(sha256sum <src.img)" = "$src_sha"
+check "progress JSON lines count files" grep -q '"files":[1-9]' err.txt
+check "the summary names entries and files" grep -q 'file-level copy in .* entries, .* files' err.txt
+check "the skipped socket is counted" grep -q '1 sockets skipped' err.txt
+check "same PTUUID" test "$(blkid -p -o value -s PTUUID src.img)" = "$(blkid -p -o value -s PTUUID half.img)"
+check "same PARTUUID of the root" test "$(sfdisk --part-uuid src.img 4)" = "$(sfdisk --part-uuid half.img 4)"
+check "the root shrank" test "$(size_of half.img 4)" -lt "$(size_of src.img 4)"
+check "e2fsck -fn on the target root is clean" fsck_part half.img 4 || diag "$(tail -5 fsck.txt)"
+check "root UUID and label kept" test "$(blkid -p -o value -s UUID -O $(( $(start_of half.img 4) * 512 )) half.img)" = \
+	"$(blkid -p -o value -s UUID -O $(( $(start_of src.img 4) * 512 )) src.img)"
+check "swap recreated with its UUID and label" test "$(blkid -p -o value -s LABEL -O $(( $(start_of half.img 3) * 512 )) half.img)" = swp
+check "the ESP is a byte copy" cmp <(dd if=src.img bs=512 skip="$(start_of src.img 2)" count=65536 status=none) \
+	<(dd if=half.img bs=512 skip="$(start_of half.img 2)" count=65536 status=none)
+check "mtree manifest and xattrs of the root equal the source's" same_files half.img ||
+	diag "$(head -5 mtree.diff xattr.diff 2>/dev/null)"
+
+# --- through a .mig file ----------------------------------------------------
+run send --mode=file -q --to "file://$SCRATCH/f.mig" src.img
+check "send --mode=file to a .mig file: exit 0" test $? -eq 0 || diag "$(tail -2 err.txt)"
+check "the .mig is version 2 from its first record" test "$(od -An -tu1 -j5 -N1 f.mig | tr -d ' ')" = 2
+truncate -s 1G fromfile.img
+run receive -q --from f.mig --map "0=$SCRATCH/fromfile.img"
+check "receive --from the .mig: exit 0" test $? -eq 0 || diag "$(tail -2 err.txt)"
+check "its root: fsck clean, the same files" eval 'fsck_part fromfile.img 4 && same_files fromfile.img'
+
+# --- too small: below the used bytes -----------------------------------------
+truncate -s 512M small.img
+small_sha=$(sha256sum <small.img)
+run send --mode=file --to "file://$SCRATCH/small.img" src.img
+check "a target below the used bytes: refused (exit 1)" test $? -eq 1
+check "... with the numbers" grep -q 'too small.*needs.*bytes.*the target has' err.txt || diag "$(cat err.txt)"
+check "... before any write (the target's hash is unchanged)" test "$(sha256sum <small.img)" = "$small_sha"
+
+# --- larger: the root grows --------------------------------------------------
+truncate -s 3G big.img
+run send --mode=file -q --to "file://$SCRATCH/big.img" src.img
+check "send --mode=file onto a larger disk: exit 0" test $? -eq 0 || diag "$(tail -2 err.txt)"
+end=$(( $(start_of big.img 4) + $(size_of big.img 4) ))
+check "the root grew to the disk's end" test $(( (3 << 30) / 512 - end )) -lt 4096
+check "its filesystem fills it and e2fsck -fn is clean" fsck_part big.img 4 || diag "$(tail -5 fsck.txt)"
+check "its files are the source's" same_files big.img
+
+# --- misuse -------------------------------------------------------------------
+check "--dry-run without --mode=file is a usage error" \
+	test "$("$MIGRATOR" send --dry-run --to file:///x.img src.img >/dev/null 2>&1; echo $?)" = 2
+check "--used-only with --mode=file is a usage error" \
+	test "$("$MIGRATOR" send --mode=file --used-only --to file:///x.img src.img >/dev/null 2>&1; echo $?)" = 2
+check "no sanitizer report" not grep -qE 'AddressSanitizer|runtime error|LeakSanitizer' err.txt out.txt
+
+done_testing

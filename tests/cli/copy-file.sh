@@ -147,11 +147,47 @@ check "the root grew to the disk's end" test $(( (3 << 30) / 512 - end )) -lt 40
 check "its filesystem fills it and e2fsck -fn is clean" fsck_part big.img 4 || diag "$(tail -5 fsck.txt)"
 check "its files are the source's" same_files big.img
 
+# --- over HTTPS (the same stream) ----------------------------------------------
+echo "test-token-0123456789" >tok
+mkdir -p state
+receiver() { # ARGS...: `migrator receive --listen` on an ephemeral port; sets PORT PIN
+	rm -f info.json
+	"$MIGRATOR" receive --listen 127.0.0.1:0 --info-file info.json --state-dir "$SCRATCH/state" \
+		--token-file tok "$@" >rx.out 2>rx.err &
+	RX_PID=$!
+	for _ in $(seq 100); do [ -s info.json ] && break; kill -0 $RX_PID 2>/dev/null || break; sleep 0.1; done
+	PORT=$(jq -r .port info.json 2>/dev/null) PIN=$(jq -r .pin info.json 2>/dev/null)
+}
+receiver_status() {
+	for _ in $(seq 600); do kill -0 $RX_PID 2>/dev/null || break; sleep 0.1; done
+	kill $RX_PID 2>/dev/null
+	wait $RX_PID
+}
+truncate -s 1G tls.img
+receiver --map "0=$SCRATCH/tls.img"
+timeout 300 "$MIGRATOR" send --mode=file -q --retries 2 --to "https://127.0.0.1:$PORT" --pin "$PIN" \
+	--token-file tok src.img >tx.out 2>&1
+check "send --mode=file over HTTPS: exit 0" test $? -eq 0 || diag "$(tail -3 tx.out)"
+receiver_status
+check "the receiver: exit 0, the file-level digests match" eval 'test $? -eq 0 && grep -q "file-level: .* files); every archive" rx.err' ||
+	diag "$(tail -3 rx.err)"
+check "the receiver's progress counts files" grep -q '"files":[1-9]' rx.err
+check "its root: fsck clean, the same files" eval 'fsck_part tls.img 4 && same_files tls.img'
+truncate -s 512M tls-small.img
+tls_small_sha=$(sha256sum <tls-small.img)
+receiver --map "0=$SCRATCH/tls-small.img"
+timeout 120 "$MIGRATOR" send --mode=file -q --retries 2 --to "https://127.0.0.1:$PORT" --pin "$PIN" \
+	--token-file tok src.img >tx.out 2>&1
+check "over HTTPS, a target below the used bytes: the sender fails" test $? -eq 1
+check "... with the receiver's numbers" grep -q 'too small.*needs' tx.out || diag "$(tail -2 tx.out)"
+kill $RX_PID 2>/dev/null; wait $RX_PID 2>/dev/null
+check "... and the target is untouched" test "$(sha256sum <tls-small.img)" = "$tls_small_sha"
+
 # --- misuse -------------------------------------------------------------------
 check "--dry-run without --mode=file is a usage error" \
 	test "$("$MIGRATOR" send --dry-run --to file:///x.img src.img >/dev/null 2>&1; echo $?)" = 2
 check "--used-only with --mode=file is a usage error" \
 	test "$("$MIGRATOR" send --mode=file --used-only --to file:///x.img src.img >/dev/null 2>&1; echo $?)" = 2
-check "no sanitizer report" not grep -qE 'AddressSanitizer|runtime error|LeakSanitizer' err.txt out.txt
+check "no sanitizer report" not grep -qE 'AddressSanitizer|runtime error|LeakSanitizer' err.txt out.txt rx.err tx.out
 
 done_testing

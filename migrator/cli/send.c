@@ -27,7 +27,7 @@ static void usage(void)
 	fputs("Usage: migrator send --to TARGET [OPTIONS] [DISK ...]\n\n"
 	      "Copies source disks block by block, or with --mode=file file by file onto\n"
 	      "a target of another size (partitions re-laid out, filesystems recreated\n"
-	      "with the same UUIDs and labels, every file attribute kept; docs/file-copy.md).\n"
+	      "with the same UUIDs and labels, every file attribute kept).\n"
 	      "Source disks are opened read-only.\n"
 	      "Without DISK: every disk of this machine that is neither removable nor\n"
 	      "read-only nor the rescue medium.\n\n"

@@ -47,7 +47,7 @@ static void usage(void)
 	      "written; a cut connection resumes where it stopped.\n"
 	      "A file-level stream (send --mode=file) is planned onto each target instead:\n"
 	      "partitions re-laid out for its size, refused before any write if the data\n"
-	      "cannot fit; there is no resume for it yet.\n\n"
+	      "cannot fit; a cut link resends the partition it cut from its start.\n\n"
 	      "Options:\n"
 	      "  -l, --listen [ADDR:]PORT  serve HTTPS there (port 0: any free port)\n"
 	      "  -f, --from FILE           read a stream saved by send --to file:///X.mig\n"

@@ -525,6 +525,37 @@ int mig_frecv_finish(struct mig_frecv *f, char *why, size_t whylen)
 	return 0;
 }
 
+void mig_frecv_abort(struct mig_frecv *f)
+{
+	stop_active(f, true);
+}
+
+uint32_t mig_frecv_parts_done(const struct mig_frecv *f, uint32_t disk, bool *ret_all)
+{
+	uint32_t n = 0;
+	bool prefix = true;
+
+	*ret_all = true;
+	if (disk >= f->nd || !f->d[disk].plan) {
+		*ret_all = false;
+		return 0;
+	}
+	const struct fdisk_state *d = &f->d[disk];
+	for (size_t k = 0; k < d->plan->nparts; k++) {
+		const struct mig_plan_part *pp = &d->plan->parts[k];
+		if (pp->method != MIG_COPY_FILES && pp->method != MIG_COPY_RAW)
+			continue;
+		/* the sender counts the partitions it sends, skipped or not */
+		if (prefix && (d->done[k] || pp->skipped))
+			n++;
+		else
+			prefix = false;
+		if (!d->done[k] && !pp->skipped)
+			*ret_all = false;
+	}
+	return n;
+}
+
 void mig_frecv_stats(const struct mig_frecv *f, struct mig_frecv_stats *ret)
 {
 	*ret = f->st;

@@ -17,7 +17,10 @@
  *   4. mig_frecv_finish(): every partition with data is complete; targets
  *      synced.
  * One partition at a time; chunks of a partition in order without gaps.
- * Any error is final (there is no resume in file mode yet).
+ * Resume: when a connection breaks, mig_frecv_abort() ends the partition in
+ * flight (unpack stopped, unmounted, left incomplete); the sender then sends
+ * it again from the beginning of its archive (extracted over what is there:
+ * every entry is replaced), and every partition after it.
  */
 #ifndef MIGRATOR_FILERECV_H
 #define MIGRATOR_FILERECV_H
@@ -72,6 +75,12 @@ int mig_frecv_chunk(struct mig_frecv *f, const struct mig_fchunk *c, char *why, 
 int mig_frecv_trailer(struct mig_frecv *f, const struct mig_ftrailer *t, char *why, size_t whylen);
 /* The end record came: -EBADMSG if a partition with data is incomplete. */
 int mig_frecv_finish(struct mig_frecv *f, char *why, size_t whylen);
+
+/* A connection broke: stop the partition in flight (it stays incomplete). */
+void mig_frecv_abort(struct mig_frecv *f);
+/* How many of disk's data partitions (files, raw; in table order) are
+ * complete from the first on; *ret_all: every one of them is. */
+uint32_t mig_frecv_parts_done(const struct mig_frecv *f, uint32_t disk, bool *ret_all);
 
 void mig_frecv_stats(const struct mig_frecv *f, struct mig_frecv_stats *ret);
 

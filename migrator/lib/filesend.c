@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 struct job {
+	bool skip;              /* complete on the receiver */
 	uint32_t disk;
 	const char *path;
 	const struct mig_layout_part *part;
@@ -235,7 +236,7 @@ int mig_fsend_new(char *const *paths, struct mig_layout *const *layouts, size_t 
 		for (size_t k = 0; k < layouts[i]->nparts; k++) {
 			const struct mig_layout_part *p = &layouts[i]->parts[k];
 			if (p->method == MIG_COPY_FILES || p->method == MIG_COPY_RAW)
-				f->jobs[f->njobs++] = (struct job){ (uint32_t)i, paths[i], p };
+				f->jobs[f->njobs++] = (struct job){ false, (uint32_t)i, paths[i], p };
 		}
 	*ret = f;
 	return 0;
@@ -254,6 +255,8 @@ int mig_fsend_next(struct mig_fsend *f, const uint8_t **ret_buf, size_t *ret_len
 	}
 	for (;;) {
 		if (!f->running) {
+			while (f->next_job < f->njobs && f->jobs[f->next_job].skip)
+				f->next_job++;
 			if (f->next_job == f->njobs) {
 				r = 1;
 				break;
@@ -295,6 +298,44 @@ int mig_fsend_next(struct mig_fsend *f, const uint8_t **ret_buf, size_t *ret_len
 	return r;
 }
 
+static void stop_producer(struct mig_fsend *f)
+{
+	pthread_mutex_lock(&f->mu);
+	f->stop = true;
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+	if (f->running)
+		pthread_join(f->thr, NULL);
+	f->running = false;
+}
+
+int mig_fsend_seek(struct mig_fsend *f, const uint64_t *parts_done, const bool *done)
+{
+	uint32_t ndisks = 0;
+
+	for (size_t k = 0; k < f->njobs; k++)
+		if (f->jobs[k].disk + 1 > ndisks)
+			ndisks = f->jobs[k].disk + 1;
+	for (uint32_t i = 0; parts_done && i < ndisks; i++) {
+		uint64_t n = 0;
+		for (size_t k = 0; k < f->njobs; k++)
+			n += f->jobs[k].disk == i;
+		if (parts_done[i] > n)
+			return -ERANGE;
+	}
+	stop_producer(f);
+	f->stop = false;
+	f->held = -1;
+	f->slot[0].full = f->slot[1].full = false;
+	f->next_job = 0;
+	for (size_t k = 0, seen = 0; k < f->njobs; k++) {
+		uint32_t i = f->jobs[k].disk;
+		seen = k && f->jobs[k - 1].disk == i ? seen + 1 : 0;
+		f->jobs[k].skip = (done && done[i]) || (parts_done && seen < parts_done[i]);
+	}
+	return 0;
+}
+
 void mig_fsend_stats(struct mig_fsend *f, struct mig_fsend_stats *ret)
 {
 	pthread_mutex_lock(&f->mu);
@@ -306,12 +347,7 @@ void mig_fsend_free(struct mig_fsend *f)
 {
 	if (!f)
 		return;
-	pthread_mutex_lock(&f->mu);
-	f->stop = true;
-	pthread_cond_broadcast(&f->cv);
-	pthread_mutex_unlock(&f->mu);
-	if (f->running)
-		pthread_join(f->thr, NULL);
+	stop_producer(f);
 	pthread_mutex_destroy(&f->mu);
 	pthread_cond_destroy(&f->cv);
 	free(f->slot[0].buf);

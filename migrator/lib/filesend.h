@@ -16,6 +16,7 @@
 #ifndef MIGRATOR_FILESEND_H
 #define MIGRATOR_FILESEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,14 @@ int mig_fsend_new(char *const *paths, struct mig_layout *const *layouts, size_t 
  * and file at fault in why (the copy cannot go on). */
 int mig_fsend_next(struct mig_fsend *f, const uint8_t **ret_buf, size_t *ret_len,
 		   char *why, size_t whylen);
+
+/* Starts over for a resumed copy: disk i's first parts_done[i] data
+ * partitions (files and raw, in table order) are complete on the receiver,
+ * or all of them with done[i]; the next record is the first chunk of the
+ * first partition that is not (its archive from its beginning). Stops the
+ * thread of the partition in flight. 0, or -ERANGE for a count past the
+ * disk's data partitions. */
+int mig_fsend_seek(struct mig_fsend *f, const uint64_t *parts_done, const bool *done);
 
 /* Counts so far (consistent after each mig_fsend_next). */
 void mig_fsend_stats(struct mig_fsend *f, struct mig_fsend_stats *ret);

@@ -794,10 +794,13 @@ int mig_receiver_end(struct mig_receiver *r, bool complete)
 	if (r->file_mode) {
 		if (r->fatal)
 			return r->err;
-		return fail(r, complete ? -EBADMSG : -EPIPE,
-			    "the stream %s (stream offset %" PRIu64 "); a file-level copy cannot resume: send it again",
-			    complete ? "is truncated: it ends without its end record" : "stopped early",
-			    r->stream_pos + r->rhave);
+		/* The partition in flight starts over on the next connection. */
+		if (r->fr)
+			mig_frecv_abort(r->fr);
+		if (complete)
+			return fail(r, -EBADMSG, "the stream is truncated: it ends without its end record (stream offset %" PRIu64 ")",
+				    r->stream_pos + r->rhave);
+		return -EPIPE;
 	}
 	/* Cut short: make the last boundary durable and resume from there. */
 	for (size_t i = 0; i < r->ndisks && r->targets_open; i++) {
@@ -845,9 +848,18 @@ int mig_receiver_plan(struct mig_receiver *r, const uint8_t *buf, size_t len, ch
 	f = open_memstream(&text, &tlen);
 	if (!f)
 		return -ENOMEM;
-	for (size_t i = 0; i < r->ndisks; i++)
+	for (size_t i = 0; i < r->ndisks; i++) {
+		if (r->file_mode) {
+			/* next: the data partitions complete (the sender resends the next one whole) */
+			bool all;
+			uint32_t n = mig_frecv_parts_done(r->fr, (uint32_t)i, &all);
+			fprintf(f, "disk %zu next %u done %d target %s\n", i, n, r->applied && all,
+				r->disks[i].target_path);
+			continue;
+		}
 		fprintf(f, "disk %zu next %" PRIu64 " done %d target %s\n", i, r->disks[i].next_offset,
 			r->disks[i].done, r->disks[i].target_path);
+	}
 	if (fclose(f) != 0) {
 		free(text);
 		return -ENOMEM;

@@ -23,8 +23,10 @@
  * is a file-level copy, handed to filerecv.h: the plan step plans each
  * target from the source's layout (refusing one that is too small, before
  * any write), the first data record writes the partition tables and
- * filesystems, archives are unpacked as they arrive. No resume: a stream
- * cut short fails the session.
+ * filesystems, archives are unpacked as they arrive. A connection cut
+ * short stops the partition in flight; the plan answer's "next" then counts
+ * the disk's complete data partitions, and the sender resends the next one
+ * whole.
  */
 #ifndef MIGRATOR_RECEIVER_H
 #define MIGRATOR_RECEIVER_H

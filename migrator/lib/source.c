@@ -376,13 +376,12 @@ int mig_source_plan(struct mig_source *s, uint8_t **ret, size_t *ret_len)
 int mig_source_seek(struct mig_source *s, const uint64_t *next, const bool *done)
 {
 	if (s->fs) {
-		/* No resume in file mode (yet): the copy starts over, and only a
-		 * source that has not begun sending can. */
-		for (size_t i = 0; next && i < s->ndisks; i++)
-			if (next[i] || (done && done[i]))
-				return -ERANGE;
-		if (s->phase > P_DISKS)
-			return -ERANGE;
+		/* File mode: next[i] counts disk i's data partitions complete
+		 * on the receiver; the first other one restarts from the
+		 * beginning of its archive. */
+		int k = mig_fsend_seek(s->fs, next, done);
+		if (k < 0)
+			return k;
 		s->phase = P_STREAM;
 		s->cur = 0;
 		return 0;

@@ -36,7 +36,7 @@ struct mig_source_opts {
 	int level;              /* zstd level; 0: 1 */
 	bool used_only;         /* skip blocks ext2/3/4 marks free */
 	bool file_mode;         /* a file-level copy: layouts and archives
-				   (filesend.h; version 2 records, no resume) */
+				   (filesend.h; version 2 records; resume per partition) */
 	const char *tool_version;
 };
 
@@ -93,8 +93,9 @@ int mig_source_plan(struct mig_source *s, uint8_t **ret, size_t *ret_len);
 
 /* Restarts the stream; disk i continues at next[i] (0, a commit boundary
  * this source has passed, or the disk size with done[i]); NULL: from the
- * start. -ERANGE when a resume point is not one this source can continue from
- * (file mode: anything but the start; a cut copy starts over). */
+ * start. -ERANGE when a resume point is not one this source can continue from.
+ * File mode: next[i] is the number of disk i's data partitions complete on
+ * the receiver; the next one is sent again from its archive's beginning. */
 int mig_source_seek(struct mig_source *s, const uint64_t *next, const bool *done);
 
 /* The next record: 0 and *ret_buf, *ret_len (valid until the next call), 1

@@ -183,6 +183,26 @@ check "... with the receiver's numbers" grep -q 'too small.*needs' tx.out || dia
 kill $RX_PID 2>/dev/null; wait $RX_PID 2>/dev/null
 check "... and the target is untouched" test "$(sha256sum <tls-small.img)" = "$tls_small_sha"
 
+# a link cut twice while the root's archive flows: the partitions already
+# complete stay, the root's archive is sent again from its beginning and
+# extracted over what the cut attempt left
+truncate -s 1G cut.img
+receiver --map "0=$SCRATCH/cut.img"
+rm -f proxy.port
+python3 "$TESTS_DIR/fixtures/cutproxy.py" proxy.port "$PORT" cut 20000000 2 2>proxy.log &
+PROXY_PID=$!
+for _ in $(seq 50); do [ -s proxy.port ] && break; sleep 0.1; done
+timeout 300 "$MIGRATOR" send --mode=file -q --retries 4 --to "https://127.0.0.1:$(cat proxy.port)" --pin "$PIN" \
+	--token-file tok src.img >tx.out 2>&1
+check "link cut twice: send --mode=file exit 0" test $? -eq 0 || diag "$(tail -3 tx.out)"
+receiver_status
+check "link cut: the receiver exit 0" test $? -eq 0 || diag "$(tail -3 rx.err)"
+kill $PROXY_PID 2>/dev/null; wait $PROXY_PID 2>/dev/null
+check "link cut: the proxy cut 2 connections" test "$(grep -c 'cut at' proxy.log)" -eq 2
+check "link cut: the sender resumed after the complete partitions" grep -q "partitions complete; resuming with the next" tx.out
+check "link cut: the root is fsck clean and holds the same files" eval 'fsck_part cut.img 4 && same_files cut.img' ||
+	diag "$(head -5 mtree.diff xattr.diff 2>/dev/null)"
+
 # --- misuse -------------------------------------------------------------------
 check "--dry-run without --mode=file is a usage error" \
 	test "$("$MIGRATOR" send --dry-run --to file:///x.img src.img >/dev/null 2>&1; echo $?)" = 2

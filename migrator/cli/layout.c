@@ -38,8 +38,11 @@ static void usage(void)
 	      "  -p, --plan               plan for a target of --target-size bytes\n"
 	      "  -s, --target-size BYTES  e.g. 40G; suffixes K, M, G, T (powers of 1024)\n"
 	      "  -S, --target-sector N    the target's logical sector size (default 512)\n"
-	      "  -a, --apply TARGET       plan for TARGET's size and write it there\n"
+	      "  -a, --apply TARGET       plan for TARGET's size and write it there (with\n"
+	      "                           --target-size: a new image file of that size)\n"
 	      "      --allow-overwrite    TARGET may hold a partition table or filesystems\n"
+	      "      --backup-dir DIR     first save the first and last MiB of a TARGET that\n"
+	      "                           holds a partition table into DIR\n"
 	      "  -g, --grow PARTNO        the partition that grows or takes what remains\n"
 	      "      --skip-unknown       keep partitions the copy cannot carry, empty\n"
 	      "      --new-uuids          fresh filesystem UUIDs\n"
@@ -114,7 +117,7 @@ static int target_geometry(const char *path, uint64_t *ret_size, uint32_t *ret_s
 	return r;
 }
 
-enum { OPT_ALLOW = 256, OPT_SKIP, OPT_NEWUUIDS };
+enum { OPT_ALLOW = 256, OPT_SKIP, OPT_NEWUUIDS, OPT_BACKUP };
 
 int cmd_layout(int argc, char **argv)
 {
@@ -126,6 +129,7 @@ int cmd_layout(int argc, char **argv)
 		{ "target-sector", required_argument, NULL, 'S' },
 		{ "apply", required_argument, NULL, 'a' },
 		{ "allow-overwrite", no_argument, NULL, OPT_ALLOW },
+		{ "backup-dir", required_argument, NULL, OPT_BACKUP },
 		{ "grow", required_argument, NULL, 'g' },
 		{ "skip-unknown", no_argument, NULL, OPT_SKIP },
 		{ "new-uuids", no_argument, NULL, OPT_NEWUUIDS },
@@ -159,6 +163,7 @@ int cmd_layout(int argc, char **argv)
 			break;
 		case 'a': apply = optarg; break;
 		case OPT_ALLOW: ao.allow_overwrite = true; break;
+		case OPT_BACKUP: ao.backup_dir = optarg; break;
 		case 'g':
 			if (parse_bytes(optarg, &v) < 0 || v < 1 || v > MIG_LAYOUT_MAX_PARTS * 4)
 				return cli_usage_error("--grow '%s' is not a partition number", optarg);
@@ -178,8 +183,8 @@ int cmd_layout(int argc, char **argv)
 		return cli_usage_error("--plan needs --target-size");
 	if (!plan && !apply && (tsize || po.grow_partno || po.skip_unknown || po.new_uuids))
 		return cli_usage_error("--target-size, --grow, --skip-unknown and --new-uuids go with --plan or --apply");
-	if (ao.allow_overwrite && !apply)
-		return cli_usage_error("--allow-overwrite goes with --apply");
+	if ((ao.allow_overwrite || ao.backup_dir) && !apply)
+		return cli_usage_error("--allow-overwrite and --backup-dir go with --apply");
 
 	if (from) {
 		char *text;
@@ -223,7 +228,12 @@ int cmd_layout(int argc, char **argv)
 				goto out;
 			}
 		}
-		r = target_geometry(apply, &tsize, &tsector);
+		struct stat st;
+		if (tsize && stat(apply, &st) == 0) {
+			cli_errorx("%s exists: --target-size with --apply only creates a new image file", apply);
+			goto out;
+		}
+		r = tsize ? 0 : target_geometry(apply, &tsize, &tsector);
 		if (r < 0) {
 			cli_error(apply, r);
 			goto out;

@@ -8,7 +8,9 @@
  * bytes (the same path for block devices and image files, no wait for
  * partition nodes, no udev). */
 #include "relayout.h"
+#include "fileio.h"
 #include "fsmount.h"
+#include "inventory.h"
 #include "target.h"
 
 #include <errno.h>
@@ -197,6 +199,26 @@ static int mkfs_argv(const struct mig_plan_part *pp, const char *dev, char *argv
 	return n;
 }
 
+/* Whether name is an executable on PATH (as execvp would find it). */
+static bool on_path(const char *name)
+{
+	const char *path = getenv("PATH");
+	char buf[PATH_MAX];
+
+	if (!path || !*path)
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+		if (n && snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, name) < (int)sizeof(buf) &&
+		    access(buf, X_OK) == 0)
+			return true;
+		path += n;
+		if (*path == ':')
+			path++;
+	}
+	return false;
+}
+
 static int make_fs(const struct mig_plan_part *pp, const char *target, char *why, size_t whylen)
 {
 	char *argv[MAX_ARGS], bufs[8][320], loop[64], out[TOOL_OUTPUT_MAX];
@@ -278,11 +300,48 @@ out:
 	return r;
 }
 
-int mig_plan_apply(const struct mig_plan *p, const char *target_dev,
-		   const struct mig_plan_apply_opts *opts, char *why, size_t whylen)
+/* Saves the first and the last MiB of the target into dir when it holds a
+ * partition table (the areas of an MBR, a GPT and its backup). */
+static int backup_table(const struct mig_target *t, const char *dir, char *why, size_t whylen)
 {
-	static const struct mig_plan_apply_opts defaults;
-	const struct mig_plan_apply_opts *o = opts ? opts : &defaults;
+	struct mig_disk *d = NULL;
+	const char *base = strrchr(t->path, '/');
+	uint64_t n = t->size < MIG_PLAN_ALIGN ? t->size : MIG_PLAN_ALIGN;
+	uint64_t offs[2] = { 0, t->size - n };
+	char *buf = NULL, path[4096];
+	int r;
+
+	r = mig_disk_probe(t->path, &d);
+	if (r < 0 || !d->pttype) {
+		mig_disk_free(d);
+		return 0;       /* nothing to save */
+	}
+	mig_disk_free(d);
+	base = base ? base + 1 : t->path;
+	if (!(buf = malloc(n)))
+		return -ENOMEM;
+	for (int i = 0; i < 2; i++) {
+		r = mig_pread_all(t->fd_buffered, buf, n, offs[i]);
+		if (r == 0 && snprintf(path, sizeof(path), "%s/migrator-%s-0x%08" PRIx64 ".bak", dir, base, offs[i]) >=
+		    (int)sizeof(path))
+			r = -ENAMETOOLONG;
+		if (r == 0)
+			r = mig_write_file_atomic(path, buf, n, 0600);
+		if (r < 0) {
+			refuse(r, why, whylen, "cannot save the partition table of %s to %s: %s", t->path, dir,
+			       strerror(-r));
+			break;
+		}
+	}
+	free(buf);
+	return r;
+}
+
+/* The checks before the first write; on success *ret holds the target,
+ * open (O_EXCL for a block device) until the caller closes it. */
+static int precheck(const struct mig_plan *p, const char *target_dev,
+		    const struct mig_plan_apply_opts *o, struct mig_target **ret, char *why, size_t whylen)
+{
 	struct mig_target_opts to = {
 		.need_size = p->target_size, .allow_overwrite = o->allow_overwrite,
 		.forbidden = o->forbidden, .nforbidden = o->nforbidden,
@@ -292,31 +351,95 @@ int mig_plan_apply(const struct mig_plan *p, const char *target_dev,
 	int r;
 
 	why[0] = '\0';
-	/* The script must be writable before anything is touched. */
 	r = mig_plan_sfdisk_script(p, &script);
 	free(script);
 	if (r < 0)
 		return refuse(r, why, whylen, "a partition name or attribute holds a quote or backslash");
+	for (size_t i = 0; i < p->nparts; i++) {
+		char *argv[MAX_ARGS], bufs[8][320];
+		if (mkfs_argv(&p->parts[i], "", argv, bufs) && !on_path(argv[0]))
+			return refuse(-ENOENT, why, whylen, "partition %u needs %s, which is not on PATH",
+				      p->parts[i].partno, argv[0]);
+	}
+	if (!ret)
+		return 0;
 	r = mig_target_open(target_dev, &to, &t, why, whylen);
 	if (r < 0)
 		return r;
 	if (t->sector != p->target_sector) {
 		r = refuse(-EINVAL, why, whylen, "%s has %u-byte sectors; the plan was made for %u",
 			   target_dev, t->sector, p->target_sector);
-		goto out;
+		goto fail;
 	}
 	if (t->size > p->target_size + (64ull << 20) && !t->created) {
 		/* A plan for a much smaller disk would leave most of this one
 		 * unused: make the plan for this disk instead. */
 		r = refuse(-EINVAL, why, whylen, "%s has %" PRIu64 " bytes; the plan was made for %" PRIu64,
 			   target_dev, t->size, p->target_size);
-		goto out;
+		goto fail;
+	}
+	*ret = t;
+	return 0;
+fail:
+	if (t->created)
+		unlink(target_dev);
+	mig_target_close(t);
+	return r;
+}
+
+int mig_plan_check(const struct mig_plan *p, const char *target_dev,
+		   const struct mig_plan_apply_opts *opts, char *why, size_t whylen)
+{
+	static const struct mig_plan_apply_opts defaults;
+	struct mig_target *t = NULL;
+	struct stat st;
+	bool exists = stat(target_dev, &st) == 0;
+	int r = precheck(p, target_dev, opts ? opts : &defaults, exists ? &t : NULL, why, whylen);
+
+	if (r == 0 && t) {
+		/* Only looked at: no sync, no table re-read needed, but
+		 * mig_target_close is the one way to let go of it. */
+		r = mig_target_close(t);
+		if (r < 0)
+			refuse(r, why, whylen, "%s: %s", target_dev, strerror(-r));
+	}
+	return r;
+}
+
+int mig_plan_apply(const struct mig_plan *p, const char *target_dev,
+		   const struct mig_plan_apply_opts *opts, char *why, size_t whylen)
+{
+	static const struct mig_plan_apply_opts defaults;
+	const struct mig_plan_apply_opts *o = opts ? opts : &defaults;
+	struct mig_target *t = NULL;
+	int r;
+
+	r = precheck(p, target_dev, o, &t, why, whylen);
+	if (r < 0)
+		return r;
+	if (o->backup_dir) {
+		r = backup_table(t, o->backup_dir, why, whylen);
+		if (r < 0)
+			goto out;
 	}
 	r = write_table(p, target_dev, !t->is_blockdev, why, whylen);
 	if (r < 0)
 		goto out;
-	for (size_t i = 0; i < p->nparts && r == 0; i++)
-		r = make_fs(&p->parts[i], target_dev, why, whylen);
+	for (size_t i = 0; i < p->nparts && r == 0; i++) {
+		const struct mig_plan_part *pp = &p->parts[i];
+		if (pp->skipped) {
+			/* An empty partition: no old signature may show through
+			 * (a stale UUID would be a duplicate). */
+			uint64_t n = pp->size < 2 * MIG_PLAN_ALIGN ? pp->size : MIG_PLAN_ALIGN;
+			r = mig_target_zero(t, pp->start, n);
+			if (r == 0)
+				r = mig_target_zero(t, pp->start + pp->size - n, n);
+			if (r < 0)
+				refuse(r, why, whylen, "partition %u: cannot clear it: %s", pp->partno, strerror(-r));
+		} else {
+			r = make_fs(pp, target_dev, why, whylen);
+		}
+	}
 out:
 	/* Closing syncs and has the kernel re-read a block device's table. */
 	{

@@ -97,6 +97,11 @@ struct mig_plan_apply_opts {
 	bool allow_overwrite;   /* the target may hold a table or signatures */
 	const dev_t *forbidden; /* source disks: never written */
 	size_t nforbidden;
+	/* When set and the target holds a partition table: its first and
+	 * last MiB are saved there before anything is written, as files
+	 * "migrator-NAME-0xOFFSET.bak" (raw bytes; restore with
+	 * dd of=TARGET bs=1 seek=OFFSET conv=notrunc), like sfdisk --backup. */
+	const char *backup_dir;
 };
 
 /* Writes the plan onto target_dev (a block device, e.g. a loop device, or
@@ -110,6 +115,14 @@ struct mig_plan_apply_opts {
  * raw partition is left as it is for the data. Nothing is written when a
  * check fails. Returns 0, or -errno with one line in why. */
 int mig_plan_apply(const struct mig_plan *p, const char *target_dev,
+		   const struct mig_plan_apply_opts *opts, char *why, size_t whylen);
+
+/* Every check mig_plan_apply() makes before its first write, without
+ * writing: the mkfs tools on PATH, the sfdisk script, and (when target_dev
+ * exists) the target's checks, size and sector size. A caller with several
+ * disks checks them all before applying the first. 0, or -errno with one
+ * line in why (as mig_plan_apply). */
+int mig_plan_check(const struct mig_plan *p, const char *target_dev,
 		   const struct mig_plan_apply_opts *opts, char *why, size_t whylen);
 
 /* The device path of partition partno on disk (for a block device:

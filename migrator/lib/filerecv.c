@@ -215,21 +215,13 @@ int mig_frecv_add_disk(struct mig_frecv *f, uint32_t index, const char *layout_j
 	}
 	if (!(d->done = calloc(d->plan->nparts ? d->plan->nparts : 1, sizeof(bool))))
 		return -ENOMEM;
-	/* The target's own checks (in use, rescue medium, source disk,
-	 * signatures) now too, so a plan answer tells about them; a file that
-	 * does not exist yet is left alone. */
-	struct stat st;
-	if (stat(target, &st) == 0) {
-		struct mig_target_opts to = { .need_size = d->plan->target_size,
-					      .allow_overwrite = f->o.allow_overwrite,
-					      .forbidden = f->o.forbidden, .nforbidden = f->o.nforbidden };
-		struct mig_target *t;
-		r = mig_target_open(target, &to, &t, why, whylen);
-		if (r < 0)
-			return r;
-		mig_target_close(t);
-	}
-	return 0;
+	/* Every check apply makes before writing (mkfs tools, the target's
+	 * checks: in use, rescue medium, source disk, signatures), now, so a
+	 * plan answer tells about them and no disk is written while another
+	 * would be refused. */
+	struct mig_plan_apply_opts ao = { .allow_overwrite = f->o.allow_overwrite,
+					  .forbidden = f->o.forbidden, .nforbidden = f->o.nforbidden };
+	return mig_plan_check(d->plan, target, &ao, why, whylen);
 }
 
 int mig_frecv_plans_json(const struct mig_frecv *f, struct json_writer *w, const char *key)

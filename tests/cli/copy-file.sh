@@ -99,7 +99,7 @@ run() { "$MIGRATOR" "$@" >out.txt 2>err.txt; }
 # --- smaller: 50% of the source -------------------------------------------
 truncate -s 1G half.img
 run send --mode=file --dry-run --to "file://$SCRATCH/half.img" src.img
-check "--dry-run prints a plan (JSON) and exits 0" jq -e '.plans[0].partitions | length == 4' out.txt >/dev/null ||
+check "--dry-run prints a plan (JSON) and exits 0" eval "jq -e '.plans[0].partitions | length == 4' out.txt >/dev/null" ||
 	diag "$(cat err.txt)"
 check "--dry-run writes nothing" test "$(sfdisk -d half.img 2>/dev/null | wc -l)" -eq 0
 run send --mode=file --to "file://$SCRATCH/half.img" src.img
@@ -129,6 +129,14 @@ truncate -s 1G fromfile.img
 run receive -q --from f.mig --map "0=$SCRATCH/fromfile.img"
 check "receive --from the .mig: exit 0" test $? -eq 0 || diag "$(tail -2 err.txt)"
 check "its root: fsck clean, the same files" eval 'fsck_part fromfile.img 4 && same_files fromfile.img'
+
+# --- disk to disk: a block device as the target ---------------------------------
+truncate -s 1G dev.img
+dev=$(losetup -f --show dev.img) && loops+=("$dev")
+run send --mode=file -q --to "$dev" src.img
+check "send --mode=file --to a block device: exit 0" test $? -eq 0 || diag "$(tail -2 err.txt)"
+losetup -d "$dev"; unset 'loops[-1]'
+check "its root: fsck clean, the same files" eval 'fsck_part dev.img 4 && same_files dev.img'
 
 # --- too small: below the used bytes -----------------------------------------
 truncate -s 512M small.img

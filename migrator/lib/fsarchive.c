@@ -590,7 +590,7 @@ int mig_archive_unpack(const char *root, mig_archive_read_fn rd, void *ud,
 			if (u.ndirs >= MIG_ARCHIVE_MAX_ACL_DIRS) {
 				free(acc);
 				free(def);
-				snprintf(why, whylen, "more than %u directories with ACLs", MIG_ARCHIVE_MAX_ACL_DIRS);
+				snprintf(why, whylen, "more than %u directories to finish at the end (with ACLs, or existing before)", MIG_ARCHIVE_MAX_ACL_DIRS);
 				r = -E2BIG;
 				goto out;
 			}

@@ -35,7 +35,7 @@
 #include <sys/types.h>
 
 #define MIG_ARCHIVE_BLOCK (64u * 1024)   /* bytes per write callback (the last may be shorter) */
-#define MIG_ARCHIVE_MAX_ACL_DIRS (1u << 20)  /* directories with ACLs restored at the end */
+#define MIG_ARCHIVE_MAX_ACL_DIRS (1u << 20)  /* directories finished after the rest: with ACLs, or existing before (unpack) */
 
 struct mig_archive_stats {
 	uint64_t entries;         /* entries written or extracted, every type */

@@ -48,9 +48,13 @@ void progress_update(struct progress *p, int disk, const char *name, uint64_t do
 		mig_human_bytes(done, d, sizeof(d));
 		mig_human_bytes(total, t, sizeof(t));
 		mig_human_bytes((uint64_t)rate, r, sizeof(r));
-		fprintf(stderr, "\r%s %-12.12s [%.*s%*s] %3d%%  %s / %s  %s/s  ETA %d:%02d ", p->side,
-			name, fill, "####################", 20 - fill, "", pct, d, t, r,
-			(int)eta / 60, (int)eta % 60);
+		if (p->file_mode)
+			fprintf(stderr, "\r%s %-12.12s %s, %llu files  %s/s ", p->side, name, d,
+				(unsigned long long)p->files, r);
+		else
+			fprintf(stderr, "\r%s %-12.12s [%.*s%*s] %3d%%  %s / %s  %s/s  ETA %d:%02d ", p->side,
+				name, fill, "####################", 20 - fill, "", pct, d, t, r,
+				(int)eta / 60, (int)eta % 60);
 		p->drawn = true;
 		if (final) {
 			fputc('\n', stderr);
@@ -70,6 +74,8 @@ void progress_update(struct progress *p, int disk, const char *name, uint64_t do
 	json_uint(w, "bytes", done);
 	json_uint(w, "total", total);
 	json_uint(w, "moved", moved);
+	if (p->file_mode)
+		json_uint(w, "files", p->files);
 	json_uint(w, "rate", (uint64_t)rate);
 	json_uint(w, "eta", (uint64_t)eta);
 	json_object_end(w);

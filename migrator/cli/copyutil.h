@@ -15,6 +15,8 @@ struct progress {
 	bool tty, quiet, drawn;
 	uint64_t start_ns, last_ns, base_bytes;
 	int last_disk;
+	bool file_mode;         /* a file-level copy: "files" in the JSON lines */
+	uint64_t files;         /* regular files so far (file mode) */
 };
 
 void progress_init(struct progress *p, const char *side, bool quiet);

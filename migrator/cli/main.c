@@ -27,6 +27,7 @@ static const struct {
 	{ "verify", cmd_verify, "check, read-only, that a disk set will boot" },
 	{ "layout", cmd_layout, "show a disk's layout for a file-level copy, plan or write a target's" },
 	{ "patch", cmd_patch, "make a migrated system bootable on its target (fstab, GRUB, network)" },
+	{ "archive", cmd_archive, "a directory tree as the file-level copy's pax archive, or back" },
 };
 
 static void usage(FILE *out)

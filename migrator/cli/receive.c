@@ -44,7 +44,10 @@ static void usage(void)
 	      "first byte is written, every target is checked: it must be at least as\n"
 	      "large as its source, must not be the rescue medium or in use, and must be\n"
 	      "empty unless --allow-overwrite. Chunks are checked before they are\n"
-	      "written; a cut connection resumes where it stopped.\n\n"
+	      "written; a cut connection resumes where it stopped.\n"
+	      "A file-level stream (send --mode=file) is planned onto each target instead:\n"
+	      "partitions re-laid out for its size, refused before any write if the data\n"
+	      "cannot fit; a cut link resends the partition it cut from its start.\n\n"
 	      "Options:\n"
 	      "  -l, --listen [ADDR:]PORT  serve HTTPS there (port 0: any free port)\n"
 	      "  -f, --from FILE           read a stream saved by send --to file:///X.mig\n"
@@ -58,6 +61,8 @@ static void usage(void)
 	      "                            of this machine that is not removable, read-only\n"
 	      "                            or the rescue medium\n"
 	      "      --allow-overwrite     a target may hold a partition table or data\n"
+	      "      --skip-unknown        file-level: keep partitions of unknown content\n"
+	      "                            empty instead of refusing\n"
 	      "      --state-dir DIR       resume journals of block devices (/run/migrator)\n"
 	      "      --info-file FILE      write {pin, token, port} as JSON there\n"
 	      "      --then STEP[,STEP]    after every disk was received, run these\n"
@@ -125,13 +130,22 @@ static void on_event(void *ud, enum mig_rx_event ev, const struct mig_rx_disk *d
 	if (ev != MIG_RX_PROGRESS && ev != MIG_RX_DISK_DONE)
 		return;
 	pthread_mutex_lock(&c->lock);
+	if (d->layout_json) {
+		c->pg.file_mode = true;
+		c->pg.files = d->files;
+	}
 	if (ev == MIG_RX_PROGRESS) {
 		progress_update(&c->pg, (int)d->index, base(d->source_name), d->next_offset, d->size,
 				d->written, false);
 	} else {
 		progress_update(&c->pg, (int)d->index, base(d->source_name), d->size, d->size, d->written, true);
-		snprintf(msg, sizeof(msg), "disk %u (%s) is complete on %s; its digest matches the source's",
-			 d->index, d->source_name, d->target_path);
+		if (d->layout_json)
+			snprintf(msg, sizeof(msg), "disk %u (%s) is complete on %s (file-level: %llu entries, "
+				 "%llu files); every archive's digest matches the source's", d->index, d->source_name,
+				 d->target_path, (unsigned long long)d->entries, (unsigned long long)d->files);
+		else
+			snprintf(msg, sizeof(msg), "disk %u (%s) is complete on %s; its digest matches the source's",
+				 d->index, d->source_name, d->target_path);
 		progress_log(&c->pg, msg);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -299,6 +313,7 @@ int cmd_receive(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 'S' },
 		{ "info-file", required_argument, NULL, 'I' },
 		{ "then", required_argument, NULL, 'N' },
+		{ "skip-unknown", no_argument, NULL, 'K' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -336,6 +351,7 @@ int cmd_receive(int argc, char **argv)
 			break;
 		}
 		case 'O': ro.allow_overwrite = true; break;
+		case 'K': ro.skip_unknown = true; break;
 		case 'S': ro.state_dir = optarg; break;
 		case 'I': info = optarg; break;
 		case 'N':

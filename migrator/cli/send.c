@@ -4,6 +4,8 @@
 #include "copyutil.h"
 #include "../lib/client.h"
 #include "../lib/fileio.h"
+#include "../lib/filesend.h"
+#include "../lib/json.h"
 #include "../lib/inventory.h"
 #include "../lib/receiver.h"
 #include "../lib/source.h"
@@ -23,7 +25,10 @@
 static void usage(void)
 {
 	fputs("Usage: migrator send --to TARGET [OPTIONS] [DISK ...]\n\n"
-	      "Copies source disks block by block. Source disks are opened read-only.\n"
+	      "Copies source disks block by block, or with --mode=file file by file onto\n"
+	      "a target of another size (partitions re-laid out, filesystems recreated\n"
+	      "with the same UUIDs and labels, every file attribute kept).\n"
+	      "Source disks are opened read-only.\n"
 	      "Without DISK: every disk of this machine that is neither removable nor\n"
 	      "read-only nor the rescue medium.\n\n"
 	      "TARGET:\n"
@@ -35,7 +40,13 @@ static void usage(void)
 	      "  -t, --to TARGET           where to copy to (required)\n"
 	      "  -p, --pin sha256//...     the receiver's public-key pin, as it printed it\n"
 	      "  -T, --token-file FILE     the token, as the receiver printed it\n"
-	      "      --mode block          block-level copy (the default and only mode here)\n"
+	      "      --mode block|file     block-level copy (default), or file-level: layout\n"
+	      "                            and a pax archive per filesystem (a cut link\n"
+	      "                            resends the partition it cut, from its start)\n"
+	      "      --dry-run             file mode, local target: print the target's plan\n"
+	      "                            (JSON) and write nothing\n"
+	      "      --skip-unknown        file mode: keep partitions of unknown content\n"
+	      "                            empty instead of refusing the copy\n"
 	      "  -u, --used-only           skip blocks ext2/3/4 or XFS marks free\n"
 	      "  -r, --rate-limit BYTES/s  e.g. 50M; suffixes K, M, G (powers of 1024)\n"
 	      "      --retries N           failed reconnects in a row before giving up (20)\n"
@@ -51,6 +62,7 @@ struct send_ctx {
 	struct progress pg;
 	struct mig_source *src;
 	uint64_t moved;
+	bool dry_run, skip_unknown;
 };
 
 static void show_progress(void *ud, const struct mig_source *src)
@@ -62,6 +74,12 @@ static void show_progress(void *ud, const struct mig_source *src)
 
 	for (size_t k = 0; k < src->ndisks; k++)
 		moved += src->disks[k].wire_bytes;
+	if (src->fs) {
+		struct mig_fsend_stats st;
+		mig_fsend_stats(src->fs, &st);
+		c->pg.file_mode = true;
+		c->pg.files = st.files;
+	}
 	progress_update(&c->pg, (int)i, d->path, d->pos, d->size, moved, false);
 }
 
@@ -81,8 +99,17 @@ static void summary(struct send_ctx *c, uint64_t ns)
 		mig_human_bytes(d->data_bytes, b, sizeof(b));
 		mig_human_bytes(d->zero_bytes + d->unused_bytes, z, sizeof(z));
 		mig_human_bytes(d->wire_bytes, w, sizeof(w));
-		snprintf(msg, sizeof(msg), "%s: %s copied in %.1f s: %s data, %s zero or unused, %s on the wire",
-			 d->path, a, (double)ns / 1e9, b, z, w);
+		if (c->src->fs) {
+			struct mig_fsend_stats st;
+			mig_fsend_stats(c->src->fs, &st);
+			snprintf(msg, sizeof(msg), "%s: file-level copy in %.1f s: %llu entries, %llu files, "
+				 "%s of file data, %s on the wire; %llu sockets skipped", d->path, (double)ns / 1e9,
+				 (unsigned long long)st.entries, (unsigned long long)st.files, b, w,
+				 (unsigned long long)st.sockets_skipped);
+		} else {
+			snprintf(msg, sizeof(msg), "%s: %s copied in %.1f s: %s data, %s zero or unused, %s on the wire",
+				 d->path, a, (double)ns / 1e9, b, z, w);
+		}
 		progress_log(&c->pg, msg);
 	}
 }
@@ -143,6 +170,7 @@ static int send_local(struct send_ctx *c, const char *path, bool overwrite, char
 	struct mig_receiver_opts ro = {
 		.resolve = resolve_local, .ud = (void *)path, .allow_overwrite = overwrite,
 		.forbidden = forbidden, .state_dir = getenv("MIGRATOR_STATE_DIR"),
+		.skip_unknown = c->skip_unknown,
 	};
 	struct mig_receiver *rx;
 	const uint8_t *buf;
@@ -159,6 +187,29 @@ static int send_local(struct send_ctx *c, const char *path, bool overwrite, char
 	r = mig_receiver_new(&ro, &rx);
 	if (r < 0)
 		return r;
+	if (c->dry_run) {
+		/* The receiver's own plan step: every check, nothing written. */
+		uint8_t *plan;
+		size_t plen;
+		char *text = NULL;
+		r = mig_source_plan(c->src, &plan, &plen);
+		if (r == 0) {
+			r = mig_receiver_plan(rx, plan, plen, &text);
+			free(plan);
+			free(text);
+		}
+		if (r < 0) {
+			snprintf(why, whylen, "%s", mig_receiver_error(rx)[0] ? mig_receiver_error(rx) : strerror(-r));
+		} else {
+			struct json_writer *w = json_new(stdout, true);
+			json_object_begin(w, NULL);
+			mig_receiver_plans_json(rx, w, "plans");
+			json_object_end(w);
+			r = json_finish(w);
+		}
+		mig_receiver_free(rx);
+		return r;
+	}
 	mig_receiver_begin(rx);
 	while ((r = mig_source_next(c->src, &buf, &len, why, whylen)) == 0) {
 		r = mig_receiver_feed(rx, buf, len);
@@ -189,6 +240,8 @@ int cmd_send(int argc, char **argv)
 		{ "retries", required_argument, NULL, 'R' },
 		{ "chunk-size", required_argument, NULL, 'C' },
 		{ "allow-overwrite", no_argument, NULL, 'O' },
+		{ "dry-run", no_argument, NULL, 'D' },
+		{ "skip-unknown", no_argument, NULL, 'K' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -210,9 +263,13 @@ int cmd_send(int argc, char **argv)
 		case 'p': pin = optarg; break;
 		case 'T': token_file = optarg; break;
 		case 'm':
-			if (strcmp(optarg, "block"))
-				return cli_usage_error("--mode %s: only 'block' is available", optarg);
+			if (!strcmp(optarg, "file"))
+				so.file_mode = true;
+			else if (strcmp(optarg, "block"))
+				return cli_usage_error("--mode %s: 'block' or 'file'", optarg);
 			break;
+		case 'D': c.dry_run = true; break;
+		case 'K': c.skip_unknown = true; break;
 		case 'u': so.used_only = true; break;
 		case 'r':
 			if (parse_bytes(optarg, &co.rate_limit) < 0 || co.rate_limit == 0)
@@ -236,6 +293,13 @@ int cmd_send(int argc, char **argv)
 	}
 	if (!to)
 		return cli_usage_error("--to is required");
+	if ((c.dry_run || c.skip_unknown) && !so.file_mode)
+		return cli_usage_error("--dry-run and --skip-unknown go with --mode=file");
+	if (so.file_mode && so.used_only)
+		return cli_usage_error("--used-only is for --mode=block (a file-level copy sends only files)");
+	if (c.dry_run && (!strncmp(to, "https://", 8) || strstr(to, ".mig")))
+		return cli_usage_error("--dry-run needs a local target (a disk or an image file); "
+				       "a receiver prints its plan itself");
 	bool https = !strncmp(to, "https://", 8);
 	if (https && (!pin || !token_file))
 		return cli_usage_error("sending to %s needs --pin and --token-file", to);
@@ -308,7 +372,7 @@ int cmd_send(int argc, char **argv)
 	}
 	if (r < 0)
 		cli_errorx("%s", why[0] ? why : strerror(-r));
-	else
+	else if (!c.dry_run)
 		summary(&c, mono_ns() - t0);
 	mig_source_free(c.src);
 	mig_strv_free(owned);

@@ -252,7 +252,10 @@ int mig_client_send(const struct mig_client_opts *o, struct mig_source *src, cha
 				failures = 0;   /* progress since the last failure */
 				delay = 500;
 			}
-			if (total > 0)
+			if (total > 0 && src->fs)
+				clog_(o, "the receiver has %" PRIu64 " partitions complete; resuming with the next "
+				      "(its archive from the start)", total);
+			else if (total > 0)
 				clog_(o, "the receiver has %" PRIu64 " bytes committed; resuming there", total);
 			if (mig_source_seek(src, next, done) < 0) {
 				snprintf(why, whylen, "the receiver wants to resume at a point this sender cannot continue from");

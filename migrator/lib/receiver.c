@@ -1,6 +1,7 @@
 /* receiver.c — see receiver.h and docs/stream-format.md. */
 #include "receiver.h"
 #include "digest.h"
+#include "filerecv.h"
 #include "stream.h"
 #include "target.h"
 
@@ -49,6 +50,8 @@ struct mig_receiver {
 	struct committer cm;
 	uint8_t session[MIG_SESSION_ID_SIZE];
 	bool have_session, targets_open, finished, fatal;
+	bool file_mode, applied;
+	struct mig_frecv *fr;
 	uint32_t chunk_size, ndisks_expected;
 	struct mig_rx_disk disks[MIG_MAX_STREAM_DISKS];
 	struct rx_state st[MIG_MAX_STREAM_DISKS];
@@ -126,7 +129,9 @@ void mig_receiver_free(struct mig_receiver *r)
 	if (!r)
 		return;
 	committer_stop(r);
+	mig_frecv_free(r->fr);
 	for (size_t i = 0; i < r->ndisks; i++) {
+		free(r->disks[i].layout_json);
 		mig_target_close(r->st[i].target);
 		free(r->st[i].journal_path);
 		free(r->disks[i].source_name);
@@ -182,6 +187,17 @@ static int on_stream_header(struct mig_receiver *r, const struct mig_record *rec
 		return fail(r, -EBADMSG, "stream announces %" PRIu64 " disks (1 to %d allowed)", ndisks, MIG_MAX_STREAM_DISKS);
 	if (chunk < 512 || chunk > MIG_STREAM_MAX_CHUNK || chunk % 512)
 		return fail(r, -EBADMSG, "stream chunk size %" PRIu64 " is not a multiple of 512 up to 16 MiB", chunk);
+	uint64_t mode = 0;
+	const struct mig_field *mf = mig_stream_field(rec, MIG_F_MODE);
+	if (mf && mig_stream_field_u64(mf, &mode) < 0)
+		return fail(r, -EBADMSG, "stream header: bad mode field");
+	if (mode > 1 || (mode == 1) != (rec->version == MIG_STREAM_VERSION_FILE))
+		return fail(r, -EBADMSG, "stream header: mode %" PRIu64 " in a version %u stream", mode, rec->version);
+	if (r->have_session && (mode == 1) != r->file_mode) {
+		snprintf(r->errbuf, sizeof(r->errbuf), "this receiver is serving another copy (mode differs)");
+		return -EALREADY;
+	}
+	r->file_mode = mode == 1;
 	if (r->have_session) {
 		if (memcmp(r->session, sess->value, MIG_SESSION_ID_SIZE) || ndisks != r->ndisks_expected ||
 		    chunk != r->chunk_size) {
@@ -228,9 +244,14 @@ static int on_disk_header(struct mig_receiver *r, const struct mig_record *rec)
 		d.commit_interval = interval;
 		d.source_name = field_text(mig_stream_field(rec, MIG_F_SOURCE_NAME));
 		d.sfdisk_script = field_text(mig_stream_field(rec, MIG_F_SFDISK_SCRIPT));
-		if (!d.source_name) {
+		if (r->file_mode)
+			d.layout_json = field_text(mig_stream_field(rec, MIG_F_LAYOUT));
+		if (!d.source_name || (r->file_mode && !d.layout_json)) {
 			free(d.sfdisk_script);
-			return fail(r, -EBADMSG, "disk %" PRIu64 " has no source name", index);
+			free(d.source_name);
+			free(d.layout_json);
+			return fail(r, -EBADMSG, "disk %" PRIu64 " has no source name%s", index,
+				    r->file_mode ? " or layout" : "");
 		}
 		r->disks[r->ndisks++] = d;
 	}
@@ -413,11 +434,96 @@ static int commit(struct mig_receiver *r, size_t i)
 	return k;
 }
 
+/* File mode: resolve every target and plan it (writes nothing). */
+static int plan_targets(struct mig_receiver *r)
+{
+	struct mig_frecv_opts fo = { .chunk_size = r->chunk_size, .allow_overwrite = r->o.allow_overwrite,
+				     .skip_unknown = r->o.skip_unknown, .forbidden = r->o.forbidden,
+				     .nforbidden = r->o.nforbidden };
+	char why[1024];
+	int k;
+
+	if ((k = mig_frecv_new(&fo, &r->fr)) < 0)
+		return fail(r, k, "out of memory");
+	for (size_t i = 0; i < r->ndisks; i++) {
+		struct mig_rx_disk *d = &r->disks[i];
+		why[0] = '\0';
+		k = r->o.resolve(r->o.ud, d, &d->target_path, why, sizeof(why));
+		if (k < 0)
+			return fail(r, k, "disk %zu (%s): %s", i, d->source_name, why[0] ? why : strerror(-k));
+		for (size_t o = 0; o < i; o++)
+			if (!strcmp(r->disks[o].target_path, d->target_path))
+				return fail(r, -EINVAL, "disks %zu and %zu would both be written to %s", o, i, d->target_path);
+		k = mig_frecv_add_disk(r->fr, (uint32_t)i, d->layout_json, strlen(d->layout_json), d->target_path,
+				       why, sizeof(why));
+		if (k < 0)
+			return fail(r, k, "%s", why);
+	}
+	r->targets_open = true;
+	emit(r, MIG_RX_TARGETS_READY, NULL);
+	return 0;
+}
+
+int mig_receiver_plans_json(const struct mig_receiver *r, struct json_writer *w, const char *key)
+{
+	if (!r->fr)
+		return -ENOENT;
+	return mig_frecv_plans_json(r->fr, w, key);
+}
+
+static int on_file_record(struct mig_receiver *r, const struct mig_record *rec)
+{
+	char why[1200];
+	int k = 0;
+
+	if (!r->targets_open && (k = plan_targets(r)) < 0)
+		return k;
+	if (!r->applied) {
+		/* the first data record: now the targets are written */
+		if ((k = mig_frecv_apply(r->fr, why, sizeof(why))) < 0)
+			return fail(r, k, "%s", why);
+		r->applied = true;
+	}
+	switch (rec->type) {
+	case MIG_REC_FCHUNK:
+		k = mig_frecv_chunk(r->fr, &rec->fchunk, why, sizeof(why));
+		break;
+	case MIG_REC_FTRAILER:
+		k = mig_frecv_trailer(r->fr, &rec->ftrailer, why, sizeof(why));
+		break;
+	case MIG_REC_END:
+		k = mig_frecv_finish(r->fr, why, sizeof(why));
+		if (k == 0) {
+			for (size_t i = 0; i < r->ndisks; i++)
+				r->disks[i].done = true;
+			r->phase = 3;
+		}
+		break;
+	default:
+		return fail(r, -EBADMSG, "unexpected record type %u at stream offset %" PRIu64, rec->type, r->stream_pos);
+	}
+	if (k < 0)
+		return fail(r, k, "%s (stream offset %" PRIu64 ")", why, r->stream_pos);
+	struct mig_frecv_stats st;
+	mig_frecv_stats(r->fr, &st);
+	if (st.disk < r->ndisks) {
+		struct mig_rx_disk *d = &r->disks[st.disk];
+		d->written = st.data_bytes;
+		d->next_offset = st.archive_bytes;
+		d->entries = st.entries;
+		d->files = st.files;
+		emit(r, rec->type == MIG_REC_END ? MIG_RX_DISK_DONE : MIG_RX_PROGRESS, d);
+	}
+	return 0;
+}
+
 static int open_targets(struct mig_receiver *r)
 {
 	char why[512];
 	int k;
 
+	if (r->file_mode)
+		return plan_targets(r);
 	for (size_t i = 0; i < r->ndisks; i++) {
 		struct mig_rx_disk *d = &r->disks[i];
 		struct rx_state *s = &r->st[i];
@@ -590,6 +696,8 @@ static int on_record(struct mig_receiver *r, const struct mig_record *rec)
 			return fail(r, -EBADMSG, "expected %u disk headers, got %u", r->ndisks_expected, r->disk_headers_seen);
 		return on_disk_header(r, rec);
 	}
+	if (r->file_mode)
+		return on_file_record(r, rec);
 	switch (rec->type) {
 	case MIG_REC_CHUNK:
 	case MIG_REC_TRAILER:
@@ -683,6 +791,17 @@ int mig_receiver_end(struct mig_receiver *r, bool complete)
 		r->finished = true;
 		return 0;
 	}
+	if (r->file_mode) {
+		if (r->fatal)
+			return r->err;
+		/* The partition in flight starts over on the next connection. */
+		if (r->fr)
+			mig_frecv_abort(r->fr);
+		if (complete)
+			return fail(r, -EBADMSG, "the stream is truncated: it ends without its end record (stream offset %" PRIu64 ")",
+				    r->stream_pos + r->rhave);
+		return -EPIPE;
+	}
 	/* Cut short: make the last boundary durable and resume from there. */
 	for (size_t i = 0; i < r->ndisks && r->targets_open; i++) {
 		struct rx_state *s = &r->st[i];
@@ -729,9 +848,18 @@ int mig_receiver_plan(struct mig_receiver *r, const uint8_t *buf, size_t len, ch
 	f = open_memstream(&text, &tlen);
 	if (!f)
 		return -ENOMEM;
-	for (size_t i = 0; i < r->ndisks; i++)
+	for (size_t i = 0; i < r->ndisks; i++) {
+		if (r->file_mode) {
+			/* next: the data partitions complete (the sender resends the next one whole) */
+			bool all;
+			uint32_t n = mig_frecv_parts_done(r->fr, (uint32_t)i, &all);
+			fprintf(f, "disk %zu next %u done %d target %s\n", i, n, r->applied && all,
+				r->disks[i].target_path);
+			continue;
+		}
 		fprintf(f, "disk %zu next %" PRIu64 " done %d target %s\n", i, r->disks[i].next_offset,
 			r->disks[i].done, r->disks[i].target_path);
+	}
 	if (fclose(f) != 0) {
 		free(text);
 		return -ENOMEM;

@@ -18,6 +18,15 @@
  * Plan: before a stream, a sender may present just the headers
  * (mig_receiver_plan()); the receiver checks the targets and answers with
  * where each disk resumes.
+ *
+ * File mode: a stream of version-2 records (a stream header with mode 1)
+ * is a file-level copy, handed to filerecv.h: the plan step plans each
+ * target from the source's layout (refusing one that is too small, before
+ * any write), the first data record writes the partition tables and
+ * filesystems, archives are unpacked as they arrive. A connection cut
+ * short stops the partition in flight; the plan answer's "next" then counts
+ * the disk's complete data partitions, and the sender resends the next one
+ * whole.
  */
 #ifndef MIGRATOR_RECEIVER_H
 #define MIGRATOR_RECEIVER_H
@@ -44,6 +53,10 @@ struct mig_rx_disk {
 	uint64_t written;       /* data bytes written in this session */
 	bool done, resumed;
 	uint64_t resumed_at;
+	/* file mode (a version-2 stream): the source's layout, and counts of
+	 * what was unpacked so far on this disk */
+	char *layout_json;
+	uint64_t entries, files;
 };
 
 enum mig_rx_event { MIG_RX_TARGETS_READY, MIG_RX_PROGRESS, MIG_RX_COMMIT, MIG_RX_DISK_DONE };
@@ -59,6 +72,9 @@ struct mig_receiver_opts {
 	bool allow_overwrite;
 	const dev_t *forbidden; /* never write these (the source disks of a local clone) */
 	size_t nforbidden;
+	/* File mode: a partition of unknown content is kept (same size,
+	 * empty) instead of refused. */
+	bool skip_unknown;
 	/* Called on events; may be NULL. Runs on the thread that feeds. */
 	void (*event)(void *ud, enum mig_rx_event ev, const struct mig_rx_disk *d);
 };
@@ -83,6 +99,11 @@ int mig_receiver_end(struct mig_receiver *r, bool complete);
 bool mig_receiver_finished(const struct mig_receiver *r);
 /* The reason of the last error, or "". */
 const char *mig_receiver_error(const struct mig_receiver *r);
+/* File mode: the plans as a JSON array onto w (after the targets were
+ * checked: mig_receiver_plan). -ENOENT in block mode. */
+struct json_writer;
+int mig_receiver_plans_json(const struct mig_receiver *r, struct json_writer *w, const char *key);
+
 /* The disks known so far. */
 size_t mig_receiver_disks(const struct mig_receiver *r, const struct mig_rx_disk **ret);
 

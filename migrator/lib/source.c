@@ -1,6 +1,8 @@
 /* source.c — see source.h and docs/stream-format.md. */
 #include "source.h"
 #include "fileio.h"
+#include "filesend.h"
+#include "layout.h"
 #include "stream.h"
 #include "usedmap.h"
 
@@ -223,6 +225,28 @@ int mig_source_open(char *const *paths, size_t n, const struct mig_source_opts *
 			}
 		}
 	}
+	if (s->o.file_mode) {
+		struct mig_layout *ls[64];
+		char *ps[64];
+		for (size_t i = 0; i < n; i++) {
+			struct mig_src_disk *d = &s->disks[i];
+			size_t jl;
+			r = mig_layout_probe(d->path, &d->layout);
+			if (r < 0) {
+				reason(r, why, whylen, "%s: cannot read its layout: %s", d->path,
+				       r == -ENOMEDIUM ? "no partition table" : strerror(-r));
+				goto fail;
+			}
+			r = mig_layout_to_json_string(d->layout, &d->layout_json, &jl);
+			if (r < 0)
+				goto fail;
+			ls[i] = d->layout;
+			ps[i] = d->path;
+		}
+		r = mig_fsend_new(ps, ls, n, s->o.chunk_size, s->o.level, &s->fs);
+		if (r < 0)
+			goto fail;
+	}
 	mig_source_seek(s, NULL, NULL);
 	*ret = s;
 	return 0;
@@ -235,6 +259,7 @@ void mig_source_free(struct mig_source *s)
 {
 	if (!s)
 		return;
+	mig_fsend_free(s->fs);
 	if (s->pf) {
 		prefetch_stop(s);
 		for (size_t k = 0; k < MAX_SLOTS; k++)
@@ -253,6 +278,8 @@ void mig_source_free(struct mig_source *s)
 		free(s->disks[i].path);
 		free(s->disks[i].sfdisk_script);
 		free(s->disks[i].snaps);
+		mig_layout_free(s->disks[i].layout);
+		free(s->disks[i].layout_json);
 		mig_usedmap_free(s->disks[i].used);
 	}
 	free(s->disks);
@@ -263,27 +290,38 @@ void mig_source_free(struct mig_source *s)
 static void put_u32(uint8_t b[4], uint32_t v) { for (int i = 0; i < 4; i++) b[i] = (uint8_t)(v >> 8 * i); }
 static void put_u64(uint8_t b[8], uint64_t v) { for (int i = 0; i < 8; i++) b[i] = (uint8_t)(v >> 8 * i); }
 
+/* File mode: every record is version 2, so an older reader stops at once. */
+static ssize_t versioned(const struct mig_source *s, uint8_t *rec, ssize_t n)
+{
+	if (n > 0 && s->o.file_mode)
+		mig_stream_set_version(rec, MIG_STREAM_VERSION_FILE);
+	return n;
+}
+
 static ssize_t encode_stream_header(struct mig_source *s, uint8_t *out, size_t cap)
 {
 	const char *ver = s->o.tool_version ? s->o.tool_version : "unknown";
-	uint8_t n[4], chunk[4];
+	uint8_t n[4], chunk[4], mode[4];
 	struct mig_field f[] = {
 		{ MIG_F_TOOL_VERSION, (uint32_t)strlen(ver), (const uint8_t *)ver },
 		{ MIG_F_DISK_COUNT, 4, n },
 		{ MIG_F_SESSION, MIG_SESSION_ID_SIZE, s->session },
 		{ MIG_F_CHUNK_SIZE, 4, chunk },
+		{ MIG_F_MODE, 4, mode },
 	};
 
 	put_u32(n, (uint32_t)s->ndisks);
 	put_u32(chunk, s->o.chunk_size);
-	return mig_stream_encode_fields(out, cap, MIG_REC_STREAM, f, 4);
+	put_u32(mode, 1);
+	ssize_t r = mig_stream_encode_fields(out, cap, MIG_REC_STREAM, f, s->o.file_mode ? 5 : 4);
+	return versioned(s, out, r);
 }
 
 static ssize_t encode_disk_header(struct mig_source *s, size_t i, uint8_t *out, size_t cap)
 {
 	const struct mig_src_disk *d = &s->disks[i];
 	uint8_t idx[4], size[8], sec[4], interval[8], used[4];
-	struct mig_field f[7] = {
+	struct mig_field f[8] = {
 		{ MIG_F_DISK_INDEX, 4, idx },
 		{ MIG_F_DISK_SIZE, 8, size },
 		{ MIG_F_SECTOR_SIZE, 4, sec },
@@ -301,7 +339,10 @@ static ssize_t encode_disk_header(struct mig_source *s, size_t i, uint8_t *out, 
 	if (d->sfdisk_script && strlen(d->sfdisk_script) <= MIG_STREAM_MAX_FIELD)
 		f[nf++] = (struct mig_field){ MIG_F_SFDISK_SCRIPT, (uint32_t)strlen(d->sfdisk_script),
 					      (const uint8_t *)d->sfdisk_script };
-	return mig_stream_encode_fields(out, cap, MIG_REC_DISK, f, nf);
+	if (d->layout_json)
+		f[nf++] = (struct mig_field){ MIG_F_LAYOUT, (uint32_t)strlen(d->layout_json),
+					      (const uint8_t *)d->layout_json };
+	return versioned(s, out, mig_stream_encode_fields(out, cap, MIG_REC_DISK, f, nf));
 }
 
 int mig_source_plan(struct mig_source *s, uint8_t **ret, size_t *ret_len)
@@ -312,7 +353,7 @@ int mig_source_plan(struct mig_source *s, uint8_t **ret, size_t *ret_len)
 
 	for (size_t i = 0; i < s->ndisks; i++)
 		cap += 4096 + (s->disks[i].sfdisk_script ? strlen(s->disks[i].sfdisk_script) : 0) +
-		       strlen(s->disks[i].path);
+		       strlen(s->disks[i].path) + (s->disks[i].layout_json ? strlen(s->disks[i].layout_json) : 0);
 	cap += 4096;
 	buf = malloc(cap);
 	if (!buf)
@@ -321,7 +362,7 @@ int mig_source_plan(struct mig_source *s, uint8_t **ret, size_t *ret_len)
 	for (size_t i = 0; n > 0 && i <= s->ndisks; i++) {
 		len += (size_t)n;
 		n = i < s->ndisks ? encode_disk_header(s, i, buf + len, cap - len)
-				  : mig_stream_encode_end(buf + len, cap - len);
+				  : versioned(s, buf + len, mig_stream_encode_end(buf + len, cap - len));
 	}
 	if (n < 0) {
 		free(buf);
@@ -334,6 +375,17 @@ int mig_source_plan(struct mig_source *s, uint8_t **ret, size_t *ret_len)
 
 int mig_source_seek(struct mig_source *s, const uint64_t *next, const bool *done)
 {
+	if (s->fs) {
+		/* File mode: next[i] counts disk i's data partitions complete
+		 * on the receiver; the first other one restarts from the
+		 * beginning of its archive. */
+		int k = mig_fsend_seek(s->fs, next, done);
+		if (k < 0)
+			return k;
+		s->phase = P_STREAM;
+		s->cur = 0;
+		return 0;
+	}
 	prefetch_stop(s);
 	for (size_t i = 0; i < s->ndisks; i++) {
 		struct mig_src_disk *d = &s->disks[i];
@@ -589,6 +641,26 @@ int mig_source_next(struct mig_source *s, const uint8_t **ret_buf, size_t *ret_l
 
 	why[0] = '\0';
 	release_held(s->pf);
+	if (s->fs && s->phase == P_CHUNKS) {
+		int k = mig_fsend_next(s->fs, ret_buf, ret_len, why, whylen);
+		if (k <= 0) {
+			if (k == 0) {
+				struct mig_fsend_stats st;
+				mig_fsend_stats(s->fs, &st);
+				s->disks[st.disk].wire_bytes += *ret_len;
+				s->disks[st.disk].data_bytes = st.data_bytes;
+				s->disks[st.disk].pos = st.archive_bytes;
+			}
+			return k;
+		}
+		n = versioned(s, s->out, mig_stream_encode_end(s->out, s->outcap));
+		s->phase = P_DONE;
+		if (n < 0)
+			return reason((int)n, why, whylen, "cannot encode the stream: %s", strerror((int)-n));
+		*ret_buf = s->out;
+		*ret_len = (size_t)n;
+		return 0;
+	}
 	switch (s->phase) {
 	case P_STREAM:
 		n = encode_stream_header(s, s->out, s->outcap);

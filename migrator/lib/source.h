@@ -35,6 +35,8 @@ struct mig_source_opts {
 	uint32_t chunk_size;    /* 0: MIG_DEFAULT_CHUNK */
 	int level;              /* zstd level; 0: 1 */
 	bool used_only;         /* skip blocks ext2/3/4 marks free */
+	bool file_mode;         /* a file-level copy: layouts and archives
+				   (filesend.h; version 2 records; resume per partition) */
 	const char *tool_version;
 };
 
@@ -49,6 +51,8 @@ struct mig_src_disk {
 	char *sfdisk_script;    /* NULL without a partition table */
 	uint64_t commit_interval;
 	struct mig_usedmap *used;       /* with used_only */
+	struct mig_layout *layout;      /* file mode */
+	char *layout_json;
 	/* counters of the current pass, as records are handed out */
 	uint64_t pos, data_bytes, zero_bytes, unused_bytes, wire_bytes;
 	uint64_t wpos;          /* where the read-ahead thread is */
@@ -60,6 +64,8 @@ struct mig_src_disk {
 };
 
 struct mig_prefetch;
+struct mig_fsend;
+struct mig_layout;
 
 struct mig_source {
 	struct mig_source_opts o;
@@ -72,6 +78,7 @@ struct mig_source {
 	uint8_t *out;
 	size_t outcap;
 	struct mig_prefetch *pf;        /* chunks are read and encoded ahead on a thread */
+	struct mig_fsend *fs;           /* file mode: the archives */
 };
 
 /* Opens every path read-only and reads its geometry and partition table.
@@ -86,7 +93,9 @@ int mig_source_plan(struct mig_source *s, uint8_t **ret, size_t *ret_len);
 
 /* Restarts the stream; disk i continues at next[i] (0, a commit boundary
  * this source has passed, or the disk size with done[i]); NULL: from the
- * start. -ERANGE when a resume point is not one this source can continue from. */
+ * start. -ERANGE when a resume point is not one this source can continue from.
+ * File mode: next[i] is the number of disk i's data partitions complete on
+ * the receiver; the next one is sent again from its archive's beginning. */
 int mig_source_seek(struct mig_source *s, const uint64_t *next, const bool *done);
 
 /* The next record: 0 and *ret_buf, *ret_len (valid until the next call), 1

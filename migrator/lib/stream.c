@@ -215,16 +215,21 @@ ssize_t mig_stream_parse(const uint8_t *buf, size_t len, struct mig_record *ret)
 		return 0;
 	if (memcmp(buf, MIG_STREAM_MAGIC, 4) != 0 || le16(buf + 6) != 0)
 		return -EBADMSG;
-	if (buf[5] != MIG_STREAM_VERSION)
+	if (buf[5] != MIG_STREAM_VERSION && buf[5] != MIG_STREAM_VERSION_FILE)
 		return -EPROTONOSUPPORT;
+	r.version = buf[5];
 	r.type = buf[4];
 	r.body_len = mig_le32(buf + 8);
-	if (r.type < MIG_REC_STREAM || r.type > MIG_REC_END || r.body_len > MIG_STREAM_MAX_BODY)
+	if (r.type < MIG_REC_STREAM || r.type > MIG_REC_FTRAILER || r.body_len > MIG_STREAM_MAX_BODY)
+		return -EBADMSG;
+	if (r.version == MIG_STREAM_VERSION ? r.type > MIG_REC_END
+	    : r.type == MIG_REC_CHUNK || r.type == MIG_REC_TRAILER)
 		return -EBADMSG;
 	if (len - MIG_STREAM_RECORD_HDR < r.body_len)
 		return 0;
 	r.body = buf + MIG_STREAM_RECORD_HDR;
-	meta = r.type == MIG_REC_CHUNK ? MIG_STREAM_CHUNK_FIXED : r.body_len;
+	meta = r.type == MIG_REC_CHUNK ? MIG_STREAM_CHUNK_FIXED
+	     : r.type == MIG_REC_FCHUNK ? MIG_STREAM_FCHUNK_FIXED : r.body_len;
 	if (meta > r.body_len)
 		return -EBADMSG;
 #ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
@@ -268,9 +273,110 @@ ssize_t mig_stream_parse(const uint8_t *buf, size_t len, struct mig_record *ret)
 		if (r.body_len != 0)
 			return -EBADMSG;
 		break;
+	case MIG_REC_FCHUNK: {
+		struct mig_fchunk *c = &r.fchunk;
+		const uint8_t *b = r.body;
+
+		c->disk = mig_le32(b);
+		c->partno = mig_le32(b + 4);
+		c->kind = mig_le32(b + 8);
+		c->offset = mig_le64(b + 16);
+		c->length = mig_le32(b + 24);
+		c->payload_len = mig_le32(b + 28);
+		memcpy(c->sha256, b + 32, 32);
+		c->payload = b + MIG_STREAM_FCHUNK_FIXED;
+		if (mig_le32(b + 12) || c->kind > MIG_FCHUNK_RAW || c->length == 0 ||
+		    c->length > MIG_STREAM_MAX_CHUNK || (c->kind == MIG_FCHUNK_RAW && c->length % 512) ||
+		    c->offset > UINT64_MAX - c->length || c->payload_len == 0 ||
+		    c->payload_len != r.body_len - MIG_STREAM_FCHUNK_FIXED)
+			return -EBADMSG;
+		break;
+	}
+	case MIG_REC_FTRAILER:
+		if (r.body_len != MIG_STREAM_FTRAILER_SIZE || mig_le32(r.body + 64) || mig_le32(r.body + 68))
+			return -EBADMSG;
+		r.ftrailer.disk = mig_le32(r.body);
+		r.ftrailer.partno = mig_le32(r.body + 4);
+		r.ftrailer.bytes = mig_le64(r.body + 8);
+		r.ftrailer.chunks = mig_le64(r.body + 16);
+		memcpy(r.ftrailer.sha256, r.body + 24, 32);
+		r.ftrailer.entries = mig_le64(r.body + 56);
+		break;
 	}
 	*ret = r;
 	return MIG_STREAM_RECORD_HDR + (ssize_t)r.body_len;
+}
+
+ssize_t mig_stream_encode_fchunk(uint8_t *out, size_t cap, uint32_t disk, uint32_t partno,
+				 uint32_t kind, uint64_t offset, const uint8_t *raw,
+				 uint32_t length, int level)
+{
+	size_t fixed = MIG_STREAM_RECORD_HDR + MIG_STREAM_FCHUNK_FIXED, z;
+	uint8_t *b = out + MIG_STREAM_RECORD_HDR;
+
+	if (length == 0 || length > MIG_STREAM_MAX_CHUNK || kind > MIG_FCHUNK_RAW ||
+	    (kind == MIG_FCHUNK_RAW && length % 512) || offset > UINT64_MAX - length)
+		return -EINVAL;
+	if (cap < mig_stream_chunk_bound(length) + (MIG_STREAM_FCHUNK_FIXED - MIG_STREAM_CHUNK_FIXED))
+		return -ENOBUFS;
+	ZSTD_CCtx *cctx = thread_cctx();
+	if (!cctx)
+		return -ENOMEM;
+	z = ZSTD_compressCCtx(cctx, out + fixed, cap - fixed, raw, length, level);
+	if (ZSTD_isError(z))
+		return -EIO;
+	if (z + MIG_STREAM_FCHUNK_FIXED > MIG_STREAM_MAX_BODY)
+		return -EINVAL;
+	put32(b, disk);
+	put32(b + 4, partno);
+	put32(b + 8, kind);
+	put32(b + 12, 0);
+	put64(b + 16, offset);
+	put32(b + 24, length);
+	put32(b + 28, (uint32_t)z);
+	mig_sha256(raw, length, b + 32);
+	finish(out, MIG_REC_FCHUNK, (uint32_t)(MIG_STREAM_FCHUNK_FIXED + z), MIG_STREAM_FCHUNK_FIXED);
+	mig_stream_set_version(out, MIG_STREAM_VERSION_FILE);
+	return (ssize_t)(fixed + z);
+}
+
+ssize_t mig_stream_encode_ftrailer(uint8_t *out, size_t cap, const struct mig_ftrailer *t)
+{
+	uint8_t *b = out + MIG_STREAM_RECORD_HDR;
+
+	if (cap < MIG_STREAM_RECORD_HDR + MIG_STREAM_FTRAILER_SIZE)
+		return -ENOBUFS;
+	put32(b, t->disk);
+	put32(b + 4, t->partno);
+	put64(b + 8, t->bytes);
+	put64(b + 16, t->chunks);
+	memcpy(b + 24, t->sha256, 32);
+	put64(b + 56, t->entries);
+	put64(b + 64, 0);
+	finish(out, MIG_REC_FTRAILER, MIG_STREAM_FTRAILER_SIZE, MIG_STREAM_FTRAILER_SIZE);
+	mig_stream_set_version(out, MIG_STREAM_VERSION_FILE);
+	return MIG_STREAM_RECORD_HDR + MIG_STREAM_FTRAILER_SIZE;
+}
+
+void mig_stream_set_version(uint8_t *rec, uint8_t version)
+{
+	uint32_t meta = mig_le32(rec + 8);
+
+	if (rec[4] == MIG_REC_CHUNK)
+		meta = MIG_STREAM_CHUNK_FIXED;
+	else if (rec[4] == MIG_REC_FCHUNK)
+		meta = MIG_STREAM_FCHUNK_FIXED;
+	rec[5] = version;
+	put32(rec + 12, record_crc(rec, meta));
+}
+
+int mig_stream_fchunk_restore(const struct mig_fchunk *c, uint8_t *raw, size_t cap)
+{
+	struct mig_chunk k = { .kind = MIG_CHUNK_DATA, .length = c->length, .payload_len = c->payload_len,
+			       .payload = c->payload };
+
+	memcpy(k.sha256, c->sha256, 32);
+	return mig_stream_chunk_restore(&k, raw, cap);
 }
 
 int mig_stream_chunk_restore(const struct mig_chunk *c, uint8_t *raw, size_t cap)

@@ -109,6 +109,72 @@ int mig_fsmount_open(const char *path, uint64_t offset, uint64_t size, const cha
 	return mig_fsmount_open_flags(path, offset, size, fstype, 0, ret);
 }
 
+int mig_loop_attach(const char *path, bool rw, char *name, size_t namelen)
+{
+	int backing = open(path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY), r;
+
+	if (backing < 0)
+		return -errno;
+	r = loop_attach(backing, 0, 0, rw, name, namelen);
+	close(backing);
+	return r;
+}
+
+/* Mounts src (a block device node) on m->dir with the options of type ti. */
+static int mount_src(struct mig_fsmount *m, const char *src, int ti, bool rw)
+{
+	int r = -EINVAL;
+
+	for (size_t i = 0; i < 3 && (rw ? i == 0 : types[ti].opts[i] != NULL); i++) {
+		/* read-write: the journal is replayed as any mount does; XFS
+		 * keeps nouuid (the source may be mounted with the same UUID) */
+		const char *o = !rw ? types[ti].opts[i] : !strcmp(types[ti].type, "xfs") ? "nouuid" : "";
+		if (mount(src, m->dir, types[ti].mount_type,
+			  (rw ? 0 : MS_RDONLY | MS_NOEXEC) | MS_NOSUID | MS_NODEV, o) == 0) {
+			m->mounted = true;
+			return 0;
+		}
+		r = -errno;
+	}
+	return r;
+}
+
+static struct mig_fsmount *fsmount_new(void)
+{
+	struct mig_fsmount *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->loop_fd = -1;
+	const char *tmp = getenv("TMPDIR");
+	snprintf(m->dir, sizeof(m->dir), "%s/migrator-fs.XXXXXX", tmp && *tmp == '/' && strlen(tmp) < 200 ? tmp : "/tmp");
+	if (!mkdtemp(m->dir)) {
+		int e = errno;
+		free(m);
+		errno = e;
+		return NULL;
+	}
+	return m;
+}
+
+int mig_fsmount_open_dev(const char *dev, const char *fstype, unsigned flags, struct mig_fsmount **ret)
+{
+	int ti = type_index(fstype), r;
+	struct mig_fsmount *m;
+
+	if (ti < 0)
+		return -EOPNOTSUPP;
+	if (!(m = fsmount_new()))
+		return -errno;
+	r = mount_src(m, dev, ti, flags & MIG_FSMOUNT_RW);
+	if (r < 0) {
+		mig_fsmount_close(m);
+		return r;
+	}
+	*ret = m;
+	return 0;
+}
+
 int mig_fsmount_open_flags(const char *path, uint64_t offset, uint64_t size, const char *fstype,
 			   unsigned flags, struct mig_fsmount **ret)
 {
@@ -119,16 +185,8 @@ int mig_fsmount_open_flags(const char *path, uint64_t offset, uint64_t size, con
 
 	if (ti < 0)
 		return -EOPNOTSUPP;
-	if (!(m = calloc(1, sizeof(*m))))
-		return -ENOMEM;
-	m->loop_fd = -1;
-	const char *tmp = getenv("TMPDIR");
-	snprintf(m->dir, sizeof(m->dir), "%s/migrator-fs.XXXXXX", tmp && *tmp == '/' && strlen(tmp) < 200 ? tmp : "/tmp");
-	if (!mkdtemp(m->dir)) {
-		r = -errno;
-		free(m);
-		return r;
-	}
+	if (!(m = fsmount_new()))
+		return -errno;
 	backing = open(path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY);
 	if (backing < 0) {
 		r = -errno;
@@ -139,18 +197,9 @@ int mig_fsmount_open_flags(const char *path, uint64_t offset, uint64_t size, con
 	if (r < 0)
 		goto fail;
 	m->loop_fd = r;
-	r = -EINVAL;
-	for (size_t i = 0; i < 3 && (rw ? i == 0 : types[ti].opts[i] != NULL); i++) {
-		/* read-write: the journal is replayed as any mount does; XFS
-		 * keeps nouuid (the source may be mounted with the same UUID) */
-		const char *o = !rw ? types[ti].opts[i] : !strcmp(types[ti].type, "xfs") ? "nouuid" : "";
-		if (mount(loopname, m->dir, types[ti].mount_type,
-			  (rw ? 0 : MS_RDONLY | MS_NOEXEC) | MS_NOSUID | MS_NODEV, o) == 0) {
-			m->mounted = true;
-			*ret = m;
-			return 0;
-		}
-		r = -errno;
+	if ((r = mount_src(m, loopname, ti, rw)) == 0) {
+		*ret = m;
+		return 0;
 	}
 fail:
 	mig_fsmount_close(m);

@@ -17,6 +17,7 @@
 #define MIGRATOR_FSMOUNT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct mig_fsmount;
@@ -41,6 +42,18 @@ int mig_fsmount_open(const char *path, uint64_t offset, uint64_t size, const cha
  * may run (chroot). Everything else as above. */
 int mig_fsmount_open_flags(const char *path, uint64_t offset, uint64_t size, const char *fstype,
 			   unsigned flags, struct mig_fsmount **ret);
+
+/* Mounts the block device node dev itself (no loop device) with the
+ * options above: for `migrator patch`'s chroot, whose tools (grub-probe)
+ * must see the filesystem on a partition of its disk. Same returns as
+ * mig_fsmount_open(). */
+int mig_fsmount_open_dev(const char *dev, const char *fstype, unsigned flags, struct mig_fsmount **ret);
+
+/* Attaches a loop device over the whole of path (an image file), writable
+ * with rw, with LO_FLAGS_AUTOCLEAR: it goes away when the returned fd (the
+ * loop device, O_CLOEXEC) is closed and nothing else holds it. Writes
+ * "/dev/loopN" into name. Returns the fd or -errno. */
+int mig_loop_attach(const char *path, bool rw, char *name, size_t namelen);
 
 /* The mount point (absolute path) while mounted. */
 const char *mig_fsmount_dir(const struct mig_fsmount *m);

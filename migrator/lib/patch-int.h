@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "chroot.h"
 #include "fsmount.h"
 #include "inventory.h"
 #include "patch.h"
@@ -69,6 +70,46 @@ int patch_devmap(const char *spec, char **ret_new, void *data);
 /* The partition an fstab spec (UUID=, PARTUUID=, LABEL=, a device name)
  * names on inv; fills *ret (not mounted). */
 bool patch_find_fs(const struct mig_inventory *inv, const char *spec, struct pfs *ret);
+
+/* Mounts f from the block device node dev (patch-devs.c) and opens its
+ * root_fd; as patch_fs_open(). */
+int patch_fs_open_dev(struct pfs *f, const char *dev, unsigned flags);
+
+/* --- patch-devs.c --- */
+
+#define PATCH_DEVS_MAX_ADDED 128
+
+struct patch_devdisk {
+	int fd;                /* the whole disk, O_RDWR (a loop device over an image file); -1 */
+	char name[32];         /* its kernel name: "vda", "loop3" */
+	unsigned major, minor;
+	size_t added[PATCH_DEVS_MAX_ADDED];   /* partnos added with BLKPG (deleted on close) */
+	size_t nadded;
+	char made[PATCH_DEVS_MAX_ADDED][32];  /* host /dev nodes made here (no devtmpfs) */
+	size_t nmade;
+};
+
+/* The disk set as block devices, for the chroot (chroot.h). */
+struct patch_devs {
+	struct patch_devdisk *disks;   /* one per inventory disk, same order */
+	size_t ndisks;
+	struct mig_chroot_dev *devs;   /* disks and partitions, with by-uuid, by-label,
+					  by-partuuid and by-partlabel links */
+	size_t ndevs;
+};
+
+/* Opens every disk of inv read-write (an image file through a new loop
+ * device), makes sure the kernel has a partition device for each partition
+ * of the inventory (BLKPG_ADD_PARTITION when it has none; -ESTALE when it
+ * knows another start or size) and that /dev has its node, and lists them
+ * with udev's links. Returns 0 and *ret (close with patch_devs_close), or
+ * -errno with a one-line reason in why. */
+int patch_devs_open(const struct mig_inventory *inv, struct patch_devs *ret, char *why, size_t whylen);
+/* "/dev/NAME" of partition partno (0: the disk) of inventory disk i. */
+int patch_devs_node(const struct patch_devs *s, size_t disk, size_t partno, char *out, size_t len);
+/* Deletes the partitions it added and the nodes it made, closes the disks
+ * (fsynced first). Accepts a zeroed s. */
+void patch_devs_close(struct patch_devs *s);
 
 /* --- patch.c: the report --- */
 

@@ -235,10 +235,6 @@ int patch_plan_grub_mkconfig(struct pctx *c)
 
 	if (!c->boot_changed)
 		return 0;
-	if (c->f->disk->is_image)
-		return patch_add_skip(c->rep, "grub.cfg", "not regenerated: the disk is an image file, and GRUB's "
-				"10_linux writes no kernel entry for a filesystem loop-mounted from a file; "
-				"device names rewritten in place instead");
 	if (patch_exists_beneath(c->f->root_fd, "usr/sbin/update-grub"))
 		argv = debian;
 	else if (patch_exists_beneath(c->f->root_fd, "usr/sbin/grub2-mkconfig"))
@@ -288,13 +284,26 @@ void patch_fail_steps(struct mig_patch_report *rep, int err, const char *why)
 	}
 }
 
+/* Mounts f read-write from its partition's device (patch-devs.c). */
+static int open_from_dev(struct pfs *f, const struct patch_devs *devs)
+{
+	char node[64];
+	int r = patch_devs_node(devs, f->disk_idx, f->part ? f->part->partno : 0, node, sizeof(node));
+
+	return r < 0 ? r : patch_fs_open_dev(f, node, MIG_FSMOUNT_RW);
+}
+
 /* Runs the planned steps in a chroot of the root filesystem, with /boot
- * and /boot/efi mounted as its fstab says. */
+ * and /boot/efi mounted as its fstab says, every filesystem mounted from
+ * its partition's device, and those devices (with udev's links) in the
+ * chroot's /dev. */
 int patch_run_steps(const struct mig_inventory *inv, struct mig_patch_report *rep)
 {
 	static const char *const mps[] = { "/boot", "/boot/efi" };
 	struct pfs root = { 0 }, sub[2];
 	struct mig_chroot_bind binds[2];
+	struct patch_devs devs = { 0 };
+	char why[300] = "";
 	size_t nsub = 0;
 	int r, first = 0;
 
@@ -305,8 +314,15 @@ int patch_run_steps(const struct mig_inventory *inv, struct mig_patch_report *re
 		if (root.disk->parts[j].partno == rep->root_part)
 			root.part = &root.disk->parts[j];
 	root.name = root.part ? root.part->path : root.disk->path;
-	if ((r = patch_fs_open(&root, MIG_FSMOUNT_RW)) < 0) {
+	if ((r = patch_devs_open(inv, &devs, why, sizeof(why))) < 0) {
+		char msg[400];
+		snprintf(msg, sizeof(msg), "the disks' block devices for the chroot: %s", why);
+		patch_fail_steps(rep, r, msg);
+		return r;
+	}
+	if ((r = open_from_dev(&root, &devs)) < 0) {
 		patch_fail_steps(rep, r, "the root filesystem could not be mounted read-write");
+		patch_devs_close(&devs);
 		return r;
 	}
 	char *fstab = NULL;
@@ -336,7 +352,7 @@ int patch_run_steps(const struct mig_inventory *inv, struct mig_patch_report *re
 				patch_fail_steps(rep, first, "the filesystem the system mounts at /boot is not on the disks");
 				break;
 			}
-			if ((r = patch_fs_open(&sub[nsub], MIG_FSMOUNT_RW)) < 0) {
+			if ((r = open_from_dev(&sub[nsub], &devs)) < 0) {
 				if (m == 1)
 					break;
 				first = r;
@@ -372,8 +388,8 @@ int patch_run_steps(const struct mig_inventory *inv, struct mig_patch_report *re
 			else if (stat(cfg, &bst) == 0)
 				bmode = bst.st_mode & 07777;
 		}
-		r = mig_chroot_run(mig_fsmount_dir(root.m), binds, nsub, st->argv, MIG_PATCH_STEP_TIMEOUT,
-				   &status, &out, &len);
+		r = mig_chroot_run(mig_fsmount_dir(root.m), binds, nsub, devs.devs, devs.ndevs, st->argv,
+				   MIG_PATCH_STEP_TIMEOUT, &status, &out, &len);
 		if (before) {
 			char *after = NULL;
 			size_t alen = 0;
@@ -407,6 +423,7 @@ int patch_run_steps(const struct mig_inventory *inv, struct mig_patch_report *re
 		close(dfd);
 	}
 	patch_fs_close(&root);
+	patch_devs_close(&devs);
 	for (size_t i = 0; i < rep->nsteps && !first; i++)
 		if (rep->steps[i].error)
 			first = rep->steps[i].error;

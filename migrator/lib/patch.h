@@ -56,12 +56,17 @@
  *   grub.cfg   `update-grub` (Debian/Ubuntu) or `grub2-mkconfig -o
  *              /boot/grub2/grub.cfg` (RHEL, SUSE), when fstab, GRUB's
  *              config or the initrd changed. The generated file must have a
- *              kernel entry and no root= by kernel device name (without
- *              udev there is no /dev/disk/by-uuid, and grub-mkconfig then
- *              writes root=/dev/...); otherwise the previous grub.cfg (with
- *              the in-place rewrite) is put back and the step is "reverted".
- *              Not planned for image files: GRUB's 10_linux writes no
- *              kernel entry for a filesystem loop-mounted from a file.
+ *              kernel entry and no root= by kernel device name; otherwise
+ *              the previous grub.cfg (with the in-place rewrite) is put
+ *              back and the step is "reverted". Without the tool, a skip
+ *              says the in-place rewrite stands.
+ *
+ * The chroot sees the disks as the booted system will (patch-devs.c): each
+ * disk opened read-write (an image file through a loop device), the
+ * kernel's partition devices (added with BLKPG when it lacks them, removed
+ * again after), the filesystems mounted from them, and a private /dev with
+ * those nodes and udev's by-uuid, by-label, by-partuuid and by-partlabel
+ * links (chroot.h): grub-mkconfig then writes root=UUID=.
  *
  * Not done (reported in `skipped`): mkinitcpio, a separate /boot's initrds,
  * reinstalling BIOS boot code, the UEFI fallback loader.

@@ -40,6 +40,10 @@ struct pctx {
 	struct pfs *f;                 /* the one being planned */
 	const char *mount_prefix;      /* "" for the root filesystem, "/boot" for a separate /boot */
 	bool boot_changed;             /* a change that grub.cfg or the initrd depend on */
+	/* found while planning, for the boot code */
+	const char *grub_install;      /* the system's grub-install for i386-pc, or NULL */
+	size_t boot_disk;              /* the disk of /boot (or /), in inv */
+	bool have_root;
 };
 
 /* --- patch-fs.c --- */
@@ -127,6 +131,12 @@ int patch_add_step(struct mig_patch_report *rep, const char *name, const char *c
 int patch_plan_initramfs(struct pctx *c);
 /* Plans grub.cfg regeneration when c->boot_changed. */
 int patch_plan_grub_mkconfig(struct pctx *c);
+/* Plans grub-install for i386-pc (see patch.h), after every filesystem was
+ * planned: runs verify's boot chains (read-only). */
+int patch_plan_boot_code(struct pctx *c);
+/* After the steps ran and everything is unmounted: verifies the BIOS chain
+ * again for each boot-code step that ran. The first -errno, else 0. */
+int patch_reverify_boot_code(const struct mig_inventory *inv, struct mig_patch_report *rep);
 /* Runs the planned steps (see patch.h); the first -errno, else 0. */
 int patch_run_steps(const struct mig_inventory *inv, struct mig_patch_report *rep);
 /* Marks every step not run as failed with err and why. */

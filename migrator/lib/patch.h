@@ -68,8 +68,16 @@
  * those nodes and udev's by-uuid, by-label, by-partuuid and by-partlabel
  * links (chroot.h): grub-mkconfig then writes root=UUID=.
  *
+ *   boot-code  `grub-install --target=i386-pc DISK` (grub2-install on
+ *              RHEL) when verify's BIOS chain (bios.*) fails on the disk
+ *              holding / or /boot, or with reinstall_bootloader; DISK is
+ *              that disk's node in the chroot. Needs the system's i386-pc
+ *              GRUB; refused (a skip) on GPT without a BIOS boot partition.
+ *              After the run, the BIOS chain is verified again (verified,
+ *              verify_reason); still failing is a step error.
+ *
  * Not done (reported in `skipped`): mkinitcpio, a separate /boot's initrds,
- * reinstalling BIOS boot code, the UEFI fallback loader.
+ * the UEFI fallback loader.
  *
  * Library code: never prints. Needs CAP_SYS_ADMIN (mounts).
  */
@@ -92,6 +100,7 @@ enum mig_patch_network { MIG_NET_KEEP, MIG_NET_DHCP };
 struct mig_patch_opts {
 	enum mig_bus target_bus;            /* MIG_BUS_ANY: none given */
 	enum mig_patch_network network;
+	bool reinstall_bootloader;          /* BIOS boot code even when verify passes it */
 };
 
 enum mig_change_action { MIG_CHANGE_REWRITE, MIG_CHANGE_REMOVE, MIG_CHANGE_CREATE };
@@ -133,6 +142,10 @@ struct mig_patch_step {
 	int error;           /* -errno (or -EIO for a non-zero exit), else 0 */
 	bool reverted;       /* grub.cfg: the generated file was unusable (no kernel entry,
 				or root= by kernel device name); the previous one was put back */
+	size_t disk_arg;     /* 1 + the inventory disk whose device node (in the chroot)
+				replaces the last argv at run time; 0: none */
+	int verified;        /* boot-code: -1 not checked, 0 verify still fails, 1 passes */
+	char *verify_reason; /* boot-code: the first failing bios.* check after the run */
 };
 
 #define MIG_PATCH_STEP_TIMEOUT 900   /* seconds per step (update-initramfs under TCG is slow) */

@@ -69,6 +69,10 @@ struct mig_verify_opts {
 	/* The target's disk bus: drivers missing for it fail. MIG_BUS_ANY:
 	 * drivers missing for any bus warn. */
 	enum mig_bus target_bus;
+	/* Only the boot chains (bios.*, uefi.*, boot.loader): no references,
+	 * kernels or initrds. For `migrator patch`, which asks whether to
+	 * reinstall boot code. */
+	bool boot_only;
 };
 
 /* Runs the checks over inv (from mig_inventory_scan). Returns 0 and a new

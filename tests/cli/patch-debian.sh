@@ -103,4 +103,44 @@ S1=$(sha256sum <img)
 "$MIGRATOR" patch -J --target-bus=virtio img >p2.json 2>p2.err
 check "second patch: nothing to change, nothing to run" bash -c 'test $0 = 0 && jq -e ".summary.changes == 0 and .summary.steps == 0" p2.json >/dev/null' $?
 check "second patch: image unchanged (sha256)" test "$S1" = "$(sha256sum <img)"
+
+# BIOS boot code: the first 440 bytes of sector 0 zeroed (GRUB's boot.img gone)
+bios_ok() { jq -e '[.checks[] | select(.check | startswith("bios.")) | .result] as $r |
+	($r | length) >= 4 and all($r[]; . == "pass")' "$1" >/dev/null; }
+dd if=/dev/zero of=img bs=440 count=1 conv=notrunc status=none
+"$MIGRATOR" verify -J img >vz.json 2>/dev/null
+check "zeroed boot.img: verify fails bios.boot-img" \
+	jqe 'any(.checks[]; .check == "bios.boot-img" and .result == "fail")' vz.json
+S2=$(sha256sum <img)
+"$MIGRATOR" patch --dry-run -J img >bd.json 2>bd.err
+check "boot-code dry-run: plans grub-install --target=i386-pc on the disk, image unchanged" \
+	bash -c 'test $0 = 0 && test "$1" = "$(sha256sum <img)" && jq -e "[.steps[] | select(.step == \"boot-code\") |
+	.command] == [\"/usr/sbin/grub-install --target=i386-pc img\"]" bd.json >/dev/null' $? "$S2"
+"$MIGRATOR" patch -J img >bp.json 2>bp.err
+check "boot-code: grub-install ran in the chroot, verify passes the BIOS chain again" \
+	bash -c 'test $0 = 0 && jq -e "any(.steps[]; .step == \"boot-code\" and .status == 0 and .verified and .error == null
+	and (.command | test(\"^/usr/sbin/grub-install --target=i386-pc /dev/loop[0-9]+$\")))" bp.json >/dev/null' $? ||
+	jq -r '.steps[] | .command, .output, ."verify-reason"' bp.json | sed 's/^/# /'
+check "boot-code: no mount or loop device left behind" \
+	bash -c '! grep -q migrator-fs /proc/self/mounts && test "$(losetup -j "$PWD/img" | grep -c .)" = 0'
+"$MIGRATOR" verify -J img >vb.json 2>/dev/null
+check "boot-code: verify passes every bios.* check" bios_ok vb.json
+
+# core.img gone: the gap after sector 0 zeroed
+dd if=/dev/zero of=img bs=512 seek=1 count=2047 conv=notrunc status=none
+"$MIGRATOR" verify -J img >vc.json 2>/dev/null
+check "zeroed core.img: verify fails bios.core-img" \
+	jqe 'any(.checks[]; .check == "bios.core-img" and .result == "fail")' vc.json
+"$MIGRATOR" patch -J img >cp.json 2>cp.err
+"$MIGRATOR" verify -J img >vd.json 2>/dev/null
+check "core.img: patch reinstalls it, verify passes every bios.* check" \
+	bash -c 'jq -e "any(.steps[]; .step == \"boot-code\" and .verified)" cp.json >/dev/null' && bios_ok vd.json
+
+S3=$(sha256sum <img)
+"$MIGRATOR" patch --dry-run -J img >hd.json 2>/dev/null
+check "healthy BIOS chain: no boot-code step" jqe '[.steps[] | select(.step == "boot-code")] == []' hd.json
+"$MIGRATOR" patch --dry-run --reinstall-bootloader -J img >rd.json 2>/dev/null
+check "--reinstall-bootloader: plans grub-install anyway; dry runs change nothing" \
+	bash -c 'jq -e ".\"reinstall-bootloader\" and any(.steps[]; .step == \"boot-code\" and .reason == \"--reinstall-bootloader\")" rd.json >/dev/null &&
+	test "$0" = "$(sha256sum <img)"' "$S3"
 done_testing

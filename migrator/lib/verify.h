@@ -23,6 +23,9 @@
  *   kernel.initrd        every kernel in /boot has its initrd
  *   initrd.drivers       the storage drivers an initrd carries or the kernel
  *                        builds in, against the target bus
+ *   boot.files           every linux/initrd path of grub.cfg and the BLS entries
+ *                        exists on the filesystem GRUB looks in (its last
+ *                        `search --fs-uuid`, else the config's own)
  *   boot.space           /boot free space >= 2x the largest initrd
  *   fs.immutable         immutable files (chattr +i) where a migration writes
  *   fs.ostree            an ostree deployment (its /boot is managed by ostree)

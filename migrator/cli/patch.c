@@ -22,12 +22,14 @@ static void usage(void)
 	      "a filesystem UUID); GRUB's device.map, MAC-pinned udev rules and MAC matches\n"
 	      "(netplan, systemd-networkd, ifcfg, NetworkManager) go; cdrom: apt sources and\n"
 	      "local-media yum repos are disabled; an LVM devices file naming only the old\n"
-	      "disks is removed. Every changed file keeps its original as FILE.migrator-orig\n"
+	      "disks is removed. An ESP without EFI/BOOT/BOOTX64.EFI gets the vendor's shim (or\n"
+	      "GRUB) there; failing BIOS boot code is reinstalled with the system's grub-install.\n"
+	      "Every changed file keeps its original as FILE.migrator-orig\n"
 	      "and is replaced atomically. Needs root.\n\n"
 	      "Options:\n"
 	      "      --dry-run         print a unified diff of every planned change; write nothing\n"
-	      "      --target-bus=BUS  virtio, nvme, xen, hyperv or scsi (recorded in the report;\n"
-	      "                        the initrd is not rebuilt yet: check with verify)\n"
+	      "      --target-bus=BUS  virtio, nvme, xen, hyperv or scsi: an initrd without the\n"
+	      "                        bus's drivers gets them, rebuilt by the system's own tool\n"
 	      "      --network=MODE    keep (default): only MAC pinning goes; dhcp: static IPv4\n"
 	      "                        of ifupdown, ifcfg and NetworkManager switched to DHCP\n"
 	      "      --reinstall-bootloader\n"
@@ -124,6 +126,7 @@ static void write_json(const struct mig_patch_report *rep, char **paths, size_t 
 		json_string(w, "step", st->name);
 		json_string(w, "command", join_argv(st, cmd, sizeof(cmd)));
 		json_string(w, "reason", st->reason);
+		json_bool(w, "builtin", st->builtin);
 		if (!dry_run) {
 			json_bool(w, "ran", st->ran);
 			if (st->ran)
@@ -191,11 +194,16 @@ static void write_text(const struct mig_patch_report *rep, bool dry_run)
 		const struct mig_patch_step *st = &rep->steps[i];
 		char cmd[512];
 		join_argv(st, cmd, sizeof(cmd));
-		if (dry_run)
+		if (dry_run && st->builtin)
+			printf("would %s on the ESP: %s\n", cmd, st->reason);
+		else if (dry_run)
 			printf("would run %s in the system (chroot): %s\n", cmd, st->reason);
 		else if (!st->error && st->reverted)
 			printf("ran %s in the system (chroot): its grub.cfg was unusable (no kernel entry, or "
 			       "root= by device name); the previous one, rewritten in place, was put back\n", cmd);
+		else if (!st->error && st->builtin)
+			printf("did %s on the ESP: %s%s\n%s", cmd, st->reason,
+			       st->verified == 1 ? "; verify passes the UEFI chain now" : "", st->output ? st->output : "");
 		else if (!st->error)
 			printf("ran %s in the system (chroot): %s%s\n", cmd, st->reason,
 			       st->verified == 1 ? "; verify passes the BIOS boot chain now" : "");

@@ -134,6 +134,15 @@ int patch_plan_grub_mkconfig(struct pctx *c);
 /* Plans grub-install for i386-pc (see patch.h), after every filesystem was
  * planned: runs verify's boot chains (read-only). */
 int patch_plan_boot_code(struct pctx *c);
+/* --- patch-uefi.c --- */
+
+/* Plans the UEFI fallback loader for each ESP whose uefi.fallback fails in
+ * vr (a step, or a skip). */
+int patch_plan_uefi(struct pctx *c, const struct mig_verify_report *vr);
+/* Runs a uefi-fallback step: the ESP mounted read-write from its device in
+ * devs, the files copied. 0 or -errno; *ret_output lists what was made. */
+int patch_run_uefi(const struct patch_devs *devs, struct mig_patch_step *st, char **ret_output);
+
 /* After the steps ran and everything is unmounted: verifies the BIOS chain
  * again for each boot-code step that ran. The first -errno, else 0. */
 int patch_reverify_boot_code(const struct mig_inventory *inv, struct mig_patch_report *rep);

@@ -76,8 +76,12 @@
  *              After the run, the BIOS chain is verified again (verified,
  *              verify_reason); still failing is a step error.
  *
- * Not done (reported in `skipped`): mkinitcpio, a separate /boot's initrds,
- * the UEFI fallback loader.
+ *   uefi-fallback  when verify's uefi.fallback fails because the ESP has no
+ *              EFI/BOOT/BOOTX64.EFI: the vendor's shim (or, without shim,
+ *              its grubx64.efi) copied there with shim's siblings, by
+ *              migrator itself (patch-uefi.c); verified again after.
+ *
+ * Not done (reported in `skipped`): mkinitcpio, a separate /boot's initrds.
  *
  * Library code: never prints. Needs CAP_SYS_ADMIN (mounts).
  */
@@ -144,8 +148,12 @@ struct mig_patch_step {
 				or root= by kernel device name); the previous one was put back */
 	size_t disk_arg;     /* 1 + the inventory disk whose device node (in the chroot)
 				replaces the last argv at run time; 0: none */
-	int verified;        /* boot-code: -1 not checked, 0 verify still fails, 1 passes */
-	char *verify_reason; /* boot-code: the first failing bios.* check after the run */
+	int verified;        /* boot-code, uefi-fallback: -1 not checked, 0 verify still
+				fails, 1 passes */
+	char *verify_reason; /* the first failing bios.* (uefi.*) check after the run */
+	bool builtin;        /* done by migrator itself, not in the chroot (uefi-fallback:
+				argv is "copy FROM TO" on the ESP) */
+	size_t part_arg;     /* uefi-fallback: the ESP's partno on disk_arg */
 };
 
 #define MIG_PATCH_STEP_TIMEOUT 900   /* seconds per step (update-initramfs under TCG is slow) */

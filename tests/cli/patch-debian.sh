@@ -11,7 +11,12 @@
 # /dev has the disk's partitions with udev's by-uuid links (no udev here),
 # so the regenerated grub.cfg says root=UUID= of the root filesystem; it
 # leaves no mount, loop device or partition device behind, and then
-# `verify --target-bus=virtio` passes.
+# `verify --target-bus=virtio` passes. Then the BIOS boot code: with the
+# first 440 bytes of sector 0 zeroed (and then the core.img in the MBR gap),
+# verify fails, `patch --dry-run` plans the system's own grub-install
+# --target=i386-pc and changes nothing, `patch` runs it in the chroot and
+# verifies again, and verify passes; the same on GPT with a BIOS boot
+# partition; --reinstall-bootloader plans it on a healthy disk.
 # Skipped when the tarball is not cached (the end-to-end tests build it).
 . "$(dirname "$0")/lib.sh"
 cd "$SCRATCH" || exit 1
@@ -143,4 +148,33 @@ check "healthy BIOS chain: no boot-code step" jqe '[.steps[] | select(.step == "
 check "--reinstall-bootloader: plans grub-install anyway; dry runs change nothing" \
 	bash -c 'jq -e ".\"reinstall-bootloader\" and any(.steps[]; .step == \"boot-code\" and .reason == \"--reinstall-bootloader\")" rd.json >/dev/null &&
 	test "$0" = "$(sha256sum <img)"' "$S3"
+
+# The same on GPT with a BIOS boot partition: the patched root filesystem
+# copied into partition 2, GRUB installed by the host, boot.img zeroed
+build_gpt() {
+	truncate -s 2G gpt.img
+	printf 'label: gpt\nsize=1M, type=21686148-6449-6E6F-744E-656564454649, name=bios\ntype=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=root\n' |
+		sfdisk -q gpt.img || return 1
+	dd if=img of=gpt.img bs=1M skip=$(( $(part_off img 1) >> 20 )) seek=$(( $(part_off gpt.img 2) >> 20 )) \
+		count=$(( $(part_size img 1) >> 20 )) conv=notrunc,sparse status=none || return 1
+	local r; r=$(loop -o "$(part_off gpt.img 2)" --sizelimit "$(part_size gpt.img 2)" gpt.img) && mount "$r" "$MNT" || return 1
+	local disk; disk=$(loop gpt.img) || { umount "$MNT"; return 1; }
+	grub-install --target=i386-pc --boot-directory="$MNT/boot" --modules="part_gpt ext2" "$disk" \
+		>grub-install-gpt.log 2>&1 || { cat grub-install-gpt.log; umount "$MNT"; return 1; }
+	losetup -d "$disk"; umount "$MNT"; losetup -d "$r"
+}
+check "GPT: build BIOS/GPT image with a BIOS boot partition" build_gpt
+"$MIGRATOR" verify -J gpt.img >vg0.json 2>/dev/null
+check "GPT: verify passes every bios.* check" bios_ok vg0.json
+dd if=/dev/zero of=gpt.img bs=440 count=1 conv=notrunc status=none
+S4=$(sha256sum <gpt.img)
+"$MIGRATOR" patch --dry-run -J gpt.img >gd.json 2>/dev/null
+check "GPT: zeroed boot.img: dry-run plans grub-install, image unchanged" \
+	bash -c 'test "$0" = "$(sha256sum <gpt.img)" && jq -e "any(.steps[]; .step == \"boot-code\")" gd.json >/dev/null' "$S4"
+"$MIGRATOR" patch -J gpt.img >gp.json 2>gp.err
+"$MIGRATOR" verify -J gpt.img >vg1.json 2>/dev/null
+check "GPT: patch reinstalls it in the BIOS boot partition, verify passes every bios.* check" \
+	bash -c 'jq -e "any(.steps[]; .step == \"boot-code\" and .verified)" gp.json >/dev/null' && bios_ok vg1.json &&
+	jqe 'any(.checks[]; .check == "bios.core-location" and (.reason | contains("BIOS boot partition")))' vg1.json ||
+	jq -r '.steps[] | .output, ."verify-reason"' gp.json | sed 's/^/# /'
 done_testing

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/blkpg.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,14 @@ static int open_part(struct patch_devs *s, struct patch_devdisk *dd, const struc
 	uint64_t want_start = p->start * d->log_sec / 512, want_size = p->sectors * d->log_sec / 512;
 	int r = find_kpart(sysdir, p->partno, name, sizeof(name), &maj, &min, &start, &size);
 
+	if ((r == -ENOENT || (r == 0 && (start != want_start || size != want_size))) && !dd->reread) {
+		/* a real disk whose table was written after the kernel read it
+		 * (receive): let the kernel read it again, once; refused while a
+		 * partition is in use, and by a loop device without partscan */
+		dd->reread = true;
+		if (ioctl(dd->fd, BLKRRPART) == 0)
+			r = find_kpart(sysdir, p->partno, name, sizeof(name), &maj, &min, &start, &size);
+	}
 	if (r == -ENOENT) {
 		struct blkpg_partition bp = {
 			.start = (long long)(p->start * d->log_sec), .length = (long long)(p->sectors * d->log_sec),

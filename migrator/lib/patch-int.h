@@ -7,8 +7,11 @@
  *                   file access inside them that never follows a symlink
  *   patch-devmap.c  kernel device names -> UUID=/PARTUUID= by the disk layout
  *   patch-steps.c   the system's own tools run in a chroot: initrd drivers
- *                   (update-initramfs, dracut) and grub.cfg (update-grub,
- *                   grub2-mkconfig)
+ *                   (update-initramfs, dracut), grub.cfg (update-grub,
+ *                   grub2-mkconfig), BIOS boot code (grub-install)
+ *   patch-devs.c    the disk set as block devices for that chroot: disks,
+ *                   kernel partition devices, udev's by-* links
+ *   patch-uefi.c    the UEFI fallback loader copied on the ESP
  */
 #ifndef MIGRATOR_PATCH_INT_H
 #define MIGRATOR_PATCH_INT_H
@@ -91,6 +94,7 @@ struct patch_devdisk {
 	size_t nadded;
 	char made[PATCH_DEVS_MAX_ADDED][32];  /* host /dev nodes made here (no devtmpfs) */
 	size_t nmade;
+	bool reread;           /* BLKRRPART tried */
 };
 
 /* The disk set as block devices, for the chroot (chroot.h). */
@@ -104,7 +108,8 @@ struct patch_devs {
 
 /* Opens every disk of inv read-write (an image file through a new loop
  * device), makes sure the kernel has a partition device for each partition
- * of the inventory (BLKPG_ADD_PARTITION when it has none; -ESTALE when it
+ * of the inventory (first BLKRRPART, once per disk, when one is missing or
+ * differs; then BLKPG_ADD_PARTITION when it has none; -ESTALE when it still
  * knows another start or size) and that /dev has its node, and lists them
  * with udev's links. Returns 0 and *ret (close with patch_devs_close), or
  * -errno with a one-line reason in why. */

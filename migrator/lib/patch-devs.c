@@ -96,7 +96,7 @@ static int find_kpart(const char *sysdir, size_t partno, char *name, size_t name
 		devs[n] = 0;
 		if (sscanf(devs, "%u:%u", maj, min) != 2)
 			continue;
-		snprintf(name, namelen, "%s", e->d_name);
+		memcpy(name, e->d_name, strlen(e->d_name) + 1);   /* fits: checked above */
 		r = 0;
 	}
 	closedir(d);

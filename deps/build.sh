@@ -15,8 +15,9 @@
 #
 # A recipe defines `deps` (packages it needs) and `build` (run in the unpacked source
 # with `set -ex`). It sees: SYSROOT (what earlier packages installed: search here),
-# DESTDIR (install here; the driver keeps include/, lib/*.a, lib/pkgconfig/*.pc and
-# bin/busybox, makes the .pc files relocatable and merges it into SYSROOT), CC,
+# DESTDIR (install here; the driver keeps include/, lib/*.a, lib/pkgconfig/*.pc,
+# bin/busybox and sbin/* — the rescue system's static filesystem tools —, makes the
+# .pc files relocatable, strips the programs and merges it into SYSROOT), CC,
 # CFLAGS, CPPFLAGS, LDFLAGS, PKG_CONFIG, PKG_CONFIG_LIBDIR, NPROC, and `conf`
 # (./configure with the options every autoconf package gets).
 set -euo pipefail
@@ -186,7 +187,7 @@ relocate_pc() {
 # Keeps what the sysroot ships, fixes it, merges it into SYSROOT.
 stage_to_sysroot() {
 	local d=$1 f
-	rm -rf "${d:?}"/{share,etc,var,sbin,libexec,usr}
+	rm -rf "${d:?}"/{share,etc,var,libexec,usr}
 	find "$d/bin" -mindepth 1 ! -name busybox -delete 2>/dev/null || true
 	find "$d/lib" -maxdepth 1 \( -name '*.la' -o -name '*.so*' \) -delete 2>/dev/null || true
 	for f in "$d"/lib/pkgconfig/*.pc; do
@@ -195,7 +196,14 @@ stage_to_sysroot() {
 	for f in "$d"/lib/*.a; do
 		[[ -e $f ]] && strip --strip-debug "$f"
 	done
-	f=$(cd "$d" && { find . ! -type d | grep -vE '^\./(include/.*|lib/[^/]+\.a|lib/pkgconfig/[^/]+\.pc|bin/busybox)$' || true; })
+	# Programs for the rescue initramfs: static regular files, stripped.
+	for f in "$d"/sbin/*; do
+		[[ -e $f ]] || continue
+		[[ -f $f && ! -L $f ]] || { echo "$f: not a regular file"; return 1; }
+		strip --strip-all "$f"
+		file -b "$f" | grep -q 'statically linked' || { echo "$f is not static"; return 1; }
+	done
+	f=$(cd "$d" && { find . ! -type d | grep -vE '^\./(include/.*|lib/[^/]+\.a|lib/pkgconfig/[^/]+\.pc|bin/busybox|sbin/[^/]+)$' || true; })
 	[[ -z $f ]] || { echo "unexpected files installed:"; echo "$f"; return 1; }
 	(cd "$d" && find . ! -type d | sort)
 	cp -a "$d/." "$SYSROOT/"
@@ -346,6 +354,42 @@ busybox_applets() {
 	file -b "$1" | grep -q 'statically linked' || { echo "busybox is not static"; return 1; }
 }
 
+# The filesystem tools of the rescue system, tried on image files: each creates or
+# checks what file-level copy needs (same UUIDs and labels), and blkid reads it back.
+# (Called in an || list, where set -e does not apply: every step checks itself.)
+rescue_tools() {
+	local s=$1 t=$WORK/tools p got want
+	tool() { "$s/$1" "${@:2}" || { echo "tools: failed: sbin/$*"; return 1; }; }
+	for p in sfdisk mkswap blkid wipefs mke2fs e2fsck tune2fs resize2fs mkfs.fat fsck.fat; do
+		[[ -x $s/$p ]] || { echo "tools: sbin/$p missing"; return 1; }
+	done
+	mkdir -p "$t"
+	truncate -s 64M "$t/disk" "$t/ext4" "$t/fat" "$t/swap"
+	printf 'label: gpt\nsize=16M, type=uefi\ntype=linux\n' | tool sfdisk -q "$t/disk" || return 1
+	tool sfdisk -d "$t/disk" | grep -q 'type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B' ||
+		{ echo "tools: sfdisk -d does not show the ESP"; return 1; }
+	tool mke2fs -q -t ext4 -U 3f1e2d4c-0000-4000-8000-00000000e4e4 -L tools-ext4 \
+		-b 4096 -I 256 -O ^metadata_csum "$t/ext4" || return 1
+	tool e2fsck -fn "$t/ext4" >/dev/null || return 1
+	tool tune2fs -L tools-ext4b "$t/ext4" >/dev/null || return 1
+	truncate -s 96M "$t/ext4"
+	tool resize2fs "$t/ext4" >/dev/null 2>&1 || return 1
+	tool e2fsck -fn "$t/ext4" >/dev/null || return 1
+	tool mkfs.fat -i 1234ABCD -n TOOLS-FAT "$t/fat" >/dev/null || return 1
+	tool fsck.fat -n "$t/fat" >/dev/null || return 1
+	tool mkswap -U 3f1e2d4c-0000-4000-8000-000000005a5a -L tools-swap "$t/swap" >/dev/null 2>&1 || return 1
+	tool wipefs "$t/swap" | grep -q swap || { echo "tools: wipefs does not see the swap signature"; return 1; }
+	got=$(for p in ext4 fat swap; do
+		tool blkid -p -o export "$t/$p" | grep -E '^(TYPE|UUID|LABEL)=' | sort | tr '\n' ' '
+	done)
+	want='LABEL=tools-ext4b TYPE=ext4 UUID=3f1e2d4c-0000-4000-8000-00000000e4e4 '
+	want+='LABEL=TOOLS-FAT TYPE=vfat UUID=1234-ABCD '
+	want+='LABEL=tools-swap TYPE=swap UUID=3f1e2d4c-0000-4000-8000-000000005a5a '
+	[[ $got == "$want" ]] || { echo "tools: blkid says '$got', expected '$want'"; return 1; }
+	echo "tools: $(cd "$s" && echo *) ($(cat "$s"/* | wc -c) bytes): ok"
+	rm -rf "$t"
+}
+
 build_sysroot() {
 	local key=$1 root=$2 t0 name pin line got sha t
 	for t in musl-gcc dpkg-source apt-get pkg-config make autoreconf; do
@@ -389,7 +433,8 @@ build_sysroot() {
 
 	check_sysroot "$WORK/sysroot" >"$LOGS/selftest.log" 2>&1 || fail_pkg selftest
 	busybox_applets "$WORK/sysroot/bin/busybox" >>"$LOGS/selftest.log" 2>&1 || fail_pkg selftest
-	sed -n -e 's/^selftest: ok$/&, here and in an empty chroot/' -e 's/^\(selftest\|busybox\): /deps: &/p' \
+	rescue_tools "$WORK/sysroot/sbin" >>"$LOGS/selftest.log" 2>&1 || fail_pkg selftest
+	sed -n -e 's/^selftest: ok$/&, here and in an empty chroot/' -e 's/^\(selftest\|busybox\|tools\): /deps: &/p' \
 		"$LOGS/selftest.log" | uniq >&2
 
 	{

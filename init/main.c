@@ -220,6 +220,27 @@ static void __attribute__((noreturn)) main_loop(void)
 	}
 }
 
+/* The job's output is read by people and by machines (JSON lines on a
+ * serial console): kernel messages in the middle of a line break both. So
+ * the console gets errors and worse only (levels 0-3; every message stays in
+ * dmesg), unless the command line chose a level itself (loglevel=, debug,
+ * ignore_loglevel) or asked for migrator.debug. */
+static void quiet_console(const struct cmdline *cl)
+{
+	static const char *const own[] = { "loglevel", "debug", "ignore_loglevel", "migrator.debug" };
+	bool found;
+	int r;
+
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		found = false;
+		(void)cmdline_get(cl, own[i], &found);
+		if (found)
+			return;
+	}
+	if ((r = write_string("/proc/sys/kernel/printk", "4")) < 0)
+		log_debug("console log level: %s", strerror(-r));
+}
+
 int init_main(int argc, char **argv)
 {
 	struct init_config cmd = { 0 };
@@ -270,6 +291,7 @@ int init_main(int argc, char **argv)
 		log_debug("sethostname: %s", strerror(errno));
 	if (cmdline_get(&cl, "migrator.debug", NULL))
 		log_set_debug(true);
+	quiet_console(&cl);
 
 	if (modules_available()) {
 		if ((r = modules_listen()) < 0)

@@ -20,6 +20,8 @@ DISTRO_KERNEL ?= /boot/vmlinuz-$(DISTRO_KVER)
 
 INITRAMFS_MIGRATOR ?= $(MUSL_MIGRATOR)
 INITRAMFS_BUSYBOX ?= $(SYSROOT)/bin/busybox
+# The static filesystem tools deps/build.sh installs (sfdisk, mke2fs, mkfs.fat, ...).
+INITRAMFS_SBIN ?= $(SYSROOT)/sbin
 # The bundle deps/build.sh compiled into curl and GnuTLS, shipped at the same path.
 INITRAMFS_CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 INITRAMFS_ZSTD_LEVEL ?= 19
@@ -29,7 +31,7 @@ INITRAMFS_DATA := initramfs/pack.sh initramfs/contents initramfs/udhcpc.script \
 	$(wildcard initramfs/etc/*)
 INITRAMFS_PACK = mkdir -p $(@D) && initramfs/pack.sh -o $@ -L $@.list -M $(MKCPIO) \
 	-t $(SOURCE_DATE_EPOCH) -l $(INITRAMFS_ZSTD_LEVEL) \
-	-D MIGRATOR=$(INITRAMFS_MIGRATOR) -D BUSYBOX=$(INITRAMFS_BUSYBOX) \
+	-D MIGRATOR=$(INITRAMFS_MIGRATOR) -D BUSYBOX=$(INITRAMFS_BUSYBOX) -D SBIN=$(INITRAMFS_SBIN) \
 	-D CA_BUNDLE=$(INITRAMFS_CA_BUNDLE)
 
 $(MKCPIO): initramfs/mkcpio.c

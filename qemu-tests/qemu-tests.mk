@@ -1,5 +1,7 @@
 # qemu-tests/ — black-box tests of the rescue media under QEMU (TCG), as TAP.
-#   make check-qemu     the smoke tests of every boot path (qemu-tests/smoke.sh)
+#   make check-qemu     the smoke tests of every boot path and of the rescue
+#                       system's filesystem tools (qemu-tests/smoke.sh; one case:
+#                       B=$PWD/build qemu-tests/smoke.sh fs-tools)
 #   make check-e2e      end-to-end migrations of Debian servers (qemu-tests/migrate.sh)
 #   make check-e2e-quick   the part of check-e2e that `make check` runs
 # Serial logs: $(B)/qemu-tests/logs/NAME.log, kept.

@@ -3,7 +3,9 @@
 # MIGRATOR-READY, runs `migrator inventory --json` unattended over test disks
 # on four buses (virtio-blk, virtio-scsi, AHCI, NVMe), and reports the UUIDs
 # the host created; the job ends with MIGRATOR-DONE rc=0 and a power-off. A
-# failing job ends in a live shell, never a panic.
+# failing job ends in a live shell, never a panic. The fs-tools case runs the
+# rescue system's filesystem tools (sfdisk, mkfs.*, fsck.*, mkswap, blkid) on a
+# scratch disk from its shell (qemu-tests/fstools-guest.sh).
 #
 #   qemu-tests/smoke.sh [CASE ...]      (default: all; names below)
 . "$(dirname "$0")/lib.sh"
@@ -104,7 +106,111 @@ metadata_server() {
 	return 1
 }
 
-CASES=${*:-"iso-cd-bios iso-usb-uefi disk-bios disk-uefi sb-iso-uefi pxe-direct metadata failing-job"}
+# --- fs-tools: what file-level copy does to a target, with the rescue system's tools
+# The guest script and its parameters go on a small FAT drive; the shell on the
+# serial console mounts it and runs the script, which partitions the scratch disk
+# (GPT) and makes vfat, swap and ext4 with the UUIDs and labels chosen here. Checked:
+# every step's exit status, what the guest's blkid reports, and the disk image
+# itself on the host (sfdisk -d, blkid -p, e2fsck -fn and fsck.vfat -n on loop devices).
+FST_STEPS="sfdisk partitions-appear mkfs.vfat fsck.vfat mkswap mkfs.ext4 e2fsck mount-vfat
+	umount-vfat mount-ext4 umount-ext4 fsck.vfat-after-mount e2fsck-after-mount
+	tune2fs wipefs"
+
+mk_fstools() {
+	local d=$WORK/fstools n=$RANDOM
+	mkdir -p "$d"
+	truncate -s 256M "$d/scratch.img"
+	EXT4_UUID=$(cat /proc/sys/kernel/random/uuid) SWAP_UUID=$(cat /proc/sys/kernel/random/uuid)
+	FAT_ID=$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n' | tr a-f A-F)
+	EXT4_LABEL=root-$n FAT_LABEL=ESP-$n SWAP_LABEL=swap-$n
+	printf '%s\n' SERIAL=scratch "EXT4_UUID=$EXT4_UUID" "EXT4_LABEL=$EXT4_LABEL" "FAT_ID=$FAT_ID" \
+		"FAT_LABEL=$FAT_LABEL" "SWAP_UUID=$SWAP_UUID" "SWAP_LABEL=$SWAP_LABEL" >"$d/fstools.env"
+	truncate -s 2M "$d/seed.img"; mkfs.vfat -n FSTOOLS "$d/seed.img" >/dev/null
+	mcopy -i "$d/seed.img" "$d/fstools.env" ::/fstools.env
+	mcopy -i "$d/seed.img" "$TOP/qemu-tests/fstools-guest.sh" ::/fstools.sh
+	FST_DISKS="$(disk_args virtio-blk "$d/scratch.img" scratch) $(disk_args virtio-blk "$d/seed.img" fstools ro)"
+}
+
+# fst_steps_ok NAME: every step of the guest script exited 0
+fst_steps_ok() {
+	local s bad=0 log; log=$(tr -d '\r' <"$LOGS/$1.log")
+	for s in $FST_STEPS; do
+		grep -qx "FSTOOLS rc=0 $s" <<<"$log" ||
+			{ diag "$1: step $s: $(grep -E "^FSTOOLS rc=[0-9]+ $s\$" <<<"$log" || echo 'not run')"; bad=1; }
+	done
+	grep -qx 'FSTOOLS-END failed=0' <<<"$log" || bad=1
+	return $bad
+}
+
+# fst_blkid_ok NAME DEV TYPE UUID LABEL: the guest's blkid line for DEV says so
+fst_blkid_ok() {
+	local line k v bad=0
+	line=$(tr -d '\r' <"$LOGS/$1.log" | grep "^FSTOOLS-BLKID $2: ")
+	for k in TYPE UUID LABEL; do
+		case $k in TYPE) v=$3 ;; UUID) v=$4 ;; LABEL) v=$5 ;; esac
+		grep -qF " $k=\"$v\"" <<<"$line" || { diag "$1: blkid on $2: no $k=\"$v\" in: $line"; bad=1; }
+	done
+	return $bad
+}
+
+# host_image_ok NAME: the scratch image, read on the host after the guest powered off
+host_image_ok() {
+	local img=$WORK/fstools/scratch.img bad=0 i start size type uuid label dev want
+	sfdisk -d "$img" | grep -q '^label: gpt' || { diag "$1: host sfdisk -d: no GPT"; return 1; }
+	for i in 1 2 3; do
+		start=$(sfdisk -J "$img" | jq ".partitiontable.partitions[$((i - 1))].start")
+		size=$(sfdisk -J "$img" | jq ".partitiontable.partitions[$((i - 1))].size")
+		type=$(blkid -p -o value -s TYPE -O $((start * 512)) "$img")
+		uuid=$(blkid -p -o value -s UUID -O $((start * 512)) "$img")
+		label=$(blkid -p -o value -s LABEL -O $((start * 512)) "$img")
+		case $i in
+		1) want="vfat ${FAT_ID:0:4}-${FAT_ID:4} $FAT_LABEL" ;;
+		2) want="swap $SWAP_UUID $SWAP_LABEL" ;;
+		3) want="ext4 $EXT4_UUID $EXT4_LABEL" ;;
+		esac
+		[ "$type $uuid $label" = "$want" ] || { diag "$1: partition $i on the host: '$type $uuid $label', want '$want'"; bad=1; }
+		[ "$i" = 2 ] && continue
+		dev=$(losetup -f --show -r -o $((start * 512)) --sizelimit $((size * 512)) "$img") || { bad=1; continue; }
+		case $i in
+		1) fsck.vfat -n "$dev" >"$WORK/fstools/fsck$i.log" 2>&1 ;;
+		3) e2fsck -fn "$dev" >"$WORK/fstools/fsck$i.log" 2>&1 ;;
+		esac || { diag "$1: host fsck of partition $i: $(tail -3 "$WORK/fstools/fsck$i.log")"; bad=1; }
+		losetup -d "$dev"
+	done
+	return $bad
+}
+
+fs_tools_case() {
+	local c=$1 disk
+	mk_fstools
+	vm_start "$c" 300 $(fw_bios) -kernel "$KERNEL" -initrd "$INITRD" $FST_DISKS -nic none \
+		-append "console=ttyS0 migrator.config=none ip=off"
+	if ! vm_wait "$c" "shell on"; then
+		not_ok "$c: shell on the console"; vm_failed "$c"; vm_kill "$c"; return
+	fi
+	sleep 2
+	vm_send "$c" 'for d in /sys/block/vd*; do [ "$(cat $d/serial)" = fstools ] && mount -r -t vfat /dev/${d##*/} /mnt; done; sh /mnt/fstools.sh; poweroff'
+	if vm_wait "$c" '^FSTOOLS-END ' && vm_wait_exit "$c"; then
+		ok "$c: the guest script ran and the VM powered off ($(vm_elapsed "$c") s)"
+	else
+		not_ok "$c: the guest script ran and the VM powered off"
+	fi
+	check "$c: sfdisk, mkfs.vfat, mkswap, mkfs.ext4, the fscks, mounts, tune2fs, wipefs exit 0" \
+		fst_steps_ok "$c"
+	disk=$(tr -d '\r' <"$LOGS/$c.log" | sed -n 's/^FSTOOLS rc=0 find-disk //p')
+	check "$c: guest blkid: vfat with volume id $FAT_ID and label $FAT_LABEL" \
+		fst_blkid_ok "$c" "${disk}1" vfat "${FAT_ID:0:4}-${FAT_ID:4}" "$FAT_LABEL"
+	check "$c: guest blkid: swap with UUID $SWAP_UUID and label $SWAP_LABEL" \
+		fst_blkid_ok "$c" "${disk}2" swap "$SWAP_UUID" "$SWAP_LABEL"
+	check "$c: guest blkid: ext4 with UUID $EXT4_UUID and label $EXT4_LABEL" \
+		fst_blkid_ok "$c" "${disk}3" ext4 "$EXT4_UUID" "$EXT4_LABEL"
+	check "$c: the disk image on the host: GPT, same UUIDs and labels, fsck clean" host_image_ok "$c"
+	check "$c: no kernel panic" not grep -q 'Kernel panic' "$LOGS/$c.log"
+	[ "$TAP_FAILED" -eq 0 ] || vm_failed "$c"
+	vm_kill "$c"
+}
+
+CASES=${*:-"iso-cd-bios iso-usb-uefi disk-bios disk-uefi sb-iso-uefi pxe-direct metadata failing-job fs-tools"}
 for c in $CASES; do
 	case $c in
 	iso-cd-bios)   run_case "$c" 240 $(fw_bios) $NOW $(disk_args cdrom "$IMG/migrator.iso" cd ro boot) $(mk_seed 1 inventory --json poweroff) $DISKS $NET ;;
@@ -135,6 +241,7 @@ for c in $CASES; do
 		vm_send "$c" 'poweroff'
 		check "$c: poweroff from the shell ends the VM" vm_wait_exit "$c"
 		[ "$TAP_FAILED" -eq 0 ] || vm_failed "$c"; vm_kill "$c" ;;
+	fs-tools) fs_tools_case "$c" ;;
 	*) not_ok "unknown case $c" ;;
 	esac
 done

@@ -27,5 +27,6 @@ int cmd_receive(int argc, char **argv);
 int cmd_usedmap(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_patch(int argc, char **argv);
+int cmd_layout(int argc, char **argv);
 
 #endif

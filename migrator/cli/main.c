@@ -25,6 +25,7 @@ static const struct {
 	{ "receive", cmd_receive, "write the disks a sender streams (HTTPS or a .mig file)" },
 	{ "usedmap", cmd_usedmap, "show what send --used-only would skip (free ext2/3/4 blocks)" },
 	{ "verify", cmd_verify, "check, read-only, that a disk set will boot" },
+	{ "layout", cmd_layout, "show a disk's layout for a file-level copy, plan or write a target's" },
 	{ "patch", cmd_patch, "make a migrated system bootable on its target (fstab, GRUB, network)" },
 };
 

@@ -109,6 +109,19 @@ static int loop_attach(int backing, uint64_t offset, uint64_t size, bool rw, cha
 	return r;
 }
 
+int mig_loop_attach(const char *path, uint64_t offset, uint64_t size, bool rw,
+		    char *name, size_t namelen)
+{
+	int backing = open(path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY);
+	int r;
+
+	if (backing < 0)
+		return -errno;
+	r = loop_attach(backing, offset, size, rw, name, namelen);
+	close(backing);     /* the loop device holds its own reference */
+	return r;
+}
+
 int mig_fsmount_open(const char *path, uint64_t offset, uint64_t size, const char *fstype,
 		     struct mig_fsmount **ret)
 {

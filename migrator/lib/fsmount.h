@@ -61,6 +61,13 @@ int mig_loop_attach(const char *path, bool rw, char *name, size_t namelen);
 /* The mount point (absolute path) while mounted. */
 const char *mig_fsmount_dir(const struct mig_fsmount *m);
 
+/* Binds a free loop device to [offset, offset+size) of the file or block
+ * device at path, read-write when rw, for tools that need a device of their
+ * own (mkfs). Returns the loop device's fd (O_CLOEXEC, AUTOCLEAR: the kernel
+ * detaches it when the last fd closes) and its path in name, or -errno. */
+int mig_loop_attach(const char *path, uint64_t offset, uint64_t size, bool rw,
+		    char *name, size_t namelen);
+
 /* Unmounts (lazily if busy), detaches the loop device, removes the mount
  * point and frees m. Returns 0 or the first -errno met; m is freed either
  * way. */

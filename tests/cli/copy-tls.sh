@@ -144,6 +144,26 @@ check "tampered: the connection was dropped and resumed" grep -q "retrying" tx.o
 kill $PROXY_PID; wait $PROXY_PID 2>/dev/null
 SEND_PORT=
 
+# Two disks in one session, the link cut between and inside them: each
+# target equals its own source (the read-ahead claims chunks across disks).
+{ head -c 12M /dev/urandom; head -c 2M /dev/zero; head -c 12M /dev/urandom; } >src2.img
+src2_sha=$(sha256sum <src2.img)
+truncate -s 26M two-b.img
+receiver --token-file tok --map "0=$SCRATCH/two-a.img" --map "1=$SCRATCH/two-b.img" --allow-overwrite
+start_proxy cut 4000000 30
+send --token-file tok --chunk-size 256K --retries 6 src.img src2.img
+check "two disks, link cut again and again: send exit 0" test $? -eq 0
+receiver_status
+check "two disks: receiver exit 0" test $? -eq 0
+check "two disks: the first target equals the first source" test "$(sha256sum <two-a.img)" = "$src_sha"
+check "two disks: the second target equals the second source" test "$(sha256sum <two-b.img)" = "$src2_sha"
+check "two disks: each digest checked" test "$(grep -c "digest matches" rx.err)" -eq 2
+# resumed inside the second disk: more committed than the whole first disk
+check "two disks: a cut inside the second disk resumed there" \
+	awk '/committed; resuming there/ { for (i = 1; i <= NF; i++) if ($i == "has" && $(i+1) > 134217728) ok = 1 } END { exit !ok }' tx.out
+kill $PROXY_PID; wait $PROXY_PID 2>/dev/null
+SEND_PORT=
+
 check "no sanitizer report" sanitizer_clean
 check "the source is unchanged" test "$(sha256sum <src.img)" = "$src_sha"
 done_testing

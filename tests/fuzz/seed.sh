@@ -19,6 +19,10 @@ if [ -x "${MIGRATOR:-}" ]; then
 	"$MIGRATOR" send -q --chunk-size 64K --to "file://$t/s.mig" "$t/gpt" 2>/dev/null &&
 		cp "$t/s.mig" "$dir/seed-stream" && { printf '\001'; cat "$t/s.mig"; } >"$dir/seed-stream-rx"
 fi
+# layouts as `migrator layout -J` writes them (the layout target)
+if [ -x "${MIGRATOR:-}" ]; then
+	for f in gpt mbr; do "$MIGRATOR" layout -J "$t/$f" >"$dir/seed-layout-$f.json" 2>/dev/null || rm -f "$dir/seed-layout-$f.json"; done
+fi
 # ext2/3/4 (extfs, and the inventory's probe): 1 MiB at most, several groups,
 # BLOCK_UNINIT groups with crc32c and with crc16 checksums, meta_bg
 if command -v mke2fs >/dev/null; then

@@ -128,17 +128,6 @@ int mig_fsmount_open(const char *path, uint64_t offset, uint64_t size, const cha
 	return mig_fsmount_open_flags(path, offset, size, fstype, 0, ret);
 }
 
-int mig_loop_attach(const char *path, bool rw, char *name, size_t namelen)
-{
-	int backing = open(path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY), r;
-
-	if (backing < 0)
-		return -errno;
-	r = loop_attach(backing, 0, 0, rw, name, namelen);
-	close(backing);
-	return r;
-}
-
 /* Mounts src (a block device node) on m->dir with the options of type ti. */
 static int mount_src(struct mig_fsmount *m, const char *src, int ti, bool rw)
 {

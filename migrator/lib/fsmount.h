@@ -52,12 +52,6 @@ int mig_fsmount_open_flags(const char *path, uint64_t offset, uint64_t size, con
  * dev). Same returns as mig_fsmount_open(). */
 int mig_fsmount_open_dev(const char *dev, const char *fstype, unsigned flags, struct mig_fsmount **ret);
 
-/* Attaches a loop device over the whole of path (an image file), writable
- * with rw, with LO_FLAGS_AUTOCLEAR: it goes away when the returned fd (the
- * loop device, O_CLOEXEC) is closed and nothing else holds it. Writes
- * "/dev/loopN" into name. Returns the fd or -errno. */
-int mig_loop_attach(const char *path, bool rw, char *name, size_t namelen);
-
 /* The mount point (absolute path) while mounted. */
 const char *mig_fsmount_dir(const struct mig_fsmount *m);
 

@@ -214,7 +214,7 @@ int patch_devs_open(const struct mig_inventory *inv, struct patch_devs *ret, cha
 		struct stat st;
 
 		if (d->is_image) {
-			r = mig_loop_attach(d->path, true, loop, sizeof(loop));
+			r = mig_loop_attach(d->path, 0, 0, true, loop, sizeof(loop));   /* 0, 0: the whole image */
 		} else {
 			r = open(d->path, O_RDWR | O_CLOEXEC | O_NOCTTY);
 			r = r < 0 ? -errno : r;

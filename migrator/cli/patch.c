@@ -13,8 +13,8 @@
 
 static void usage(void)
 {
-	fputs("Usage: migrator patch [--dry-run] [--target-bus=BUS] [--network=keep|dhcp] [-J]\n"
-	      "                      DISK|IMAGE ...\n\n"
+	fputs("Usage: migrator patch [--dry-run] [--target-bus=BUS] [--network=keep|dhcp]\n"
+	      "                      [--reinstall-bootloader] [-J] DISK|IMAGE ...\n\n"
 	      "Finds the installed system (etc/fstab and os-release) on the migrated disks and\n"
 	      "makes it bootable on the target: kernel device names (/dev/sda1, /dev/vdb2,\n"
 	      "/dev/nvme0n1p2, by-id/by-path links) in fstab, crypttab, /etc/default/grub,\n"
@@ -22,14 +22,20 @@ static void usage(void)
 	      "a filesystem UUID); GRUB's device.map, MAC-pinned udev rules and MAC matches\n"
 	      "(netplan, systemd-networkd, ifcfg, NetworkManager) go; cdrom: apt sources and\n"
 	      "local-media yum repos are disabled; an LVM devices file naming only the old\n"
-	      "disks is removed. Every changed file keeps its original as FILE.migrator-orig\n"
+	      "disks is removed. An ESP without EFI/BOOT/BOOTX64.EFI gets the vendor's shim (or\n"
+	      "GRUB) there; failing BIOS boot code is reinstalled with the system's grub-install.\n"
+	      "Every changed file keeps its original as FILE.migrator-orig\n"
 	      "and is replaced atomically. Needs root.\n\n"
 	      "Options:\n"
 	      "      --dry-run         print a unified diff of every planned change; write nothing\n"
-	      "      --target-bus=BUS  virtio, nvme, xen, hyperv or scsi (recorded in the report;\n"
-	      "                        the initrd is not rebuilt yet: check with verify)\n"
+	      "      --target-bus=BUS  virtio, nvme, xen, hyperv or scsi: an initrd without the\n"
+	      "                        bus's drivers gets them, rebuilt by the system's own tool\n"
 	      "      --network=MODE    keep (default): only MAC pinning goes; dhcp: static IPv4\n"
 	      "                        of ifupdown, ifcfg and NetworkManager switched to DHCP\n"
+	      "      --reinstall-bootloader\n"
+	      "                        run the system's grub-install --target=i386-pc on the disk\n"
+	      "                        of /boot even when verify passes its BIOS boot chain (it\n"
+	      "                        runs anyway when that chain fails)\n"
 	      "  -J, --json            JSON report (docs/patch-json.md)\n"
 	      "  -h, --help            this help\n\n"
 	      "Exit status: 0 success (also: nothing to change); 1 no installed system found,\n"
@@ -79,6 +85,7 @@ static void write_json(const struct mig_patch_report *rep, char **paths, size_t 
 	else
 		json_string(w, "target-bus", mig_bus_name(o->target_bus));
 	json_string(w, "network", o->network == MIG_NET_DHCP ? "dhcp" : "keep");
+	json_bool(w, "reinstall-bootloader", o->reinstall_bootloader);
 	json_object_begin(w, "system");
 	json_string(w, "device", rep->root_device);
 	json_string(w, "name", rep->os_name);
@@ -119,6 +126,7 @@ static void write_json(const struct mig_patch_report *rep, char **paths, size_t 
 		json_string(w, "step", st->name);
 		json_string(w, "command", join_argv(st, cmd, sizeof(cmd)));
 		json_string(w, "reason", st->reason);
+		json_bool(w, "builtin", st->builtin);
 		if (!dry_run) {
 			json_bool(w, "ran", st->ran);
 			if (st->ran)
@@ -126,6 +134,11 @@ static void write_json(const struct mig_patch_report *rep, char **paths, size_t 
 			else
 				json_null(w, "status");
 			json_bool(w, "reverted", st->reverted);
+			if (st->verified < 0)
+				json_null(w, "verified");
+			else
+				json_bool(w, "verified", st->verified);
+			json_string(w, "verify-reason", st->verify_reason);
 			json_string(w, "output", st->output);
 			json_string(w, "error", st->error ? strerror(-st->error) : NULL);
 		}
@@ -181,15 +194,21 @@ static void write_text(const struct mig_patch_report *rep, bool dry_run)
 		const struct mig_patch_step *st = &rep->steps[i];
 		char cmd[512];
 		join_argv(st, cmd, sizeof(cmd));
-		if (dry_run)
+		if (dry_run && st->builtin)
+			printf("would %s on the ESP: %s\n", cmd, st->reason);
+		else if (dry_run)
 			printf("would run %s in the system (chroot): %s\n", cmd, st->reason);
 		else if (!st->error && st->reverted)
 			printf("ran %s in the system (chroot): its grub.cfg was unusable (no kernel entry, or "
 			       "root= by device name); the previous one, rewritten in place, was put back\n", cmd);
+		else if (!st->error && st->builtin)
+			printf("did %s on the ESP: %s%s\n%s", cmd, st->reason,
+			       st->verified == 1 ? "; verify passes the UEFI chain now" : "", st->output ? st->output : "");
 		else if (!st->error)
-			printf("ran %s in the system (chroot): %s\n", cmd, st->reason);
+			printf("ran %s in the system (chroot): %s%s\n", cmd, st->reason,
+			       st->verified == 1 ? "; verify passes the BIOS boot chain now" : "");
 		else {
-			printf("FAILED %s: %s\n", cmd, strerror(-st->error));
+			printf("FAILED %s: %s\n", cmd, st->verify_reason ? st->verify_reason : strerror(-st->error));
 			if (st->output && *st->output)
 				printf("%s%s", st->output, st->output[strlen(st->output) - 1] == '\n' ? "" : "\n");
 		}
@@ -206,12 +225,13 @@ static void write_text(const struct mig_patch_report *rep, bool dry_run)
 
 int cmd_patch(int argc, char **argv)
 {
-	enum { OPT_BUS = 0x100, OPT_NET, OPT_DRY };
+	enum { OPT_BUS = 0x100, OPT_NET, OPT_DRY, OPT_REINSTALL };
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'J' },
 		{ "dry-run", no_argument, NULL, OPT_DRY },
 		{ "target-bus", required_argument, NULL, OPT_BUS },
 		{ "network", required_argument, NULL, OPT_NET },
+		{ "reinstall-bootloader", no_argument, NULL, OPT_REINSTALL },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -228,6 +248,7 @@ int cmd_patch(int argc, char **argv)
 		case 'J': json = true; break;
 		case 'h': usage(); return 0;
 		case OPT_DRY: dry_run = true; break;
+		case OPT_REINSTALL: opts.reinstall_bootloader = true; break;
 		case OPT_BUS:
 			if (mig_bus_from_name(optarg, &opts.target_bus) < 0)
 				return cli_usage_error("patch: unknown bus '%s' (virtio, nvme, xen, hyperv, scsi)",

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,8 +33,72 @@ static void child_fail(const char *what, const char *arg)
 	_exit(127);
 }
 
+/* mkdir -p of the directories of path (not its last component). */
+static int mkparents(char *path)
+{
+	for (char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
+		*p = 0;
+		int r = mkdir(path, 0755);
+		*p = '/';
+		if (r < 0 && errno != EEXIST)
+			return -1;
+	}
+	return 0;
+}
+
+/* Fills the private /dev (a fresh tmpfs at dev). */
+static void populate_dev(const char *dev, const struct mig_chroot_dev *devs, size_t ndevs)
+{
+	static const struct { const char *name; unsigned major, minor; } chr[] = {
+		{ "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 }, { "random", 1, 8 },
+		{ "urandom", 1, 9 }, { "tty", 5, 0 },
+	};
+	static const char *const links[][2] = {
+		{ "fd", "/proc/self/fd" }, { "stdin", "/proc/self/fd/0" },
+		{ "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
+	};
+	char p[PATH_MAX + 1024], target[PATH_MAX];
+
+	umask(0);
+	for (size_t i = 0; i < sizeof(chr) / sizeof(chr[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dev, chr[i].name);
+		if (mknod(p, S_IFCHR | 0666, makedev(chr[i].major, chr[i].minor)) < 0)
+			child_fail("mknod", p);
+	}
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dev, links[i][0]);
+		if (symlink(links[i][1], p) < 0)
+			child_fail("symlink", p);
+	}
+	snprintf(p, sizeof(p), "%s/shm", dev);
+	if (mkdir(p, 01777) < 0)
+		child_fail("mkdir", p);
+	snprintf(p, sizeof(p), "%s/pts", dev);
+	if (mkdir(p, 0755) < 0)
+		child_fail("mkdir", p);
+	for (size_t i = 0; i < ndevs; i++) {
+		snprintf(p, sizeof(p), "%s/%s", dev, devs[i].name);
+		if (mknod(p, S_IFBLK | 0660, makedev(devs[i].major, devs[i].minor)) < 0 && errno != EEXIST)
+			child_fail("mknod", p);
+		for (size_t k = 0; k < MIG_CHROOT_DEV_LINKS && devs[i].links[k]; k++) {
+			const char *l = devs[i].links[k];
+			size_t depth = 0, n = 0;
+			for (const char *c = l; *c; c++)
+				depth += *c == '/';
+			for (size_t d = 0; d < depth && n + 4 < sizeof(target); d++)
+				n += (size_t)snprintf(target + n, sizeof(target) - n, "../");
+			snprintf(target + n, sizeof(target) - n, "%s", devs[i].name);
+			snprintf(p, sizeof(p), "%s/%s", dev, l);
+			if (mkparents(p) < 0 || (symlink(target, p) < 0 && errno != EEXIST))
+				child_fail("symlink", p);
+		}
+	}
+	umask(022);
+}
+
 /* In the child: never returns. */
-static void child(const char *root, struct mnt *m, size_t nm, char *const argv[], int out)
+static void child(const char *root, struct mnt *m, size_t nm, const struct mig_chroot_dev *devs, size_t ndevs,
+		  char *const argv[], int out)
 {
 	static char *const envp[] = {
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -52,6 +118,7 @@ static void child(const char *root, struct mnt *m, size_t nm, char *const argv[]
 		if (mount(m[i].source, m[i].target, m[i].fstype, m[i].flags, m[i].data) < 0 &&
 		    !(m[i].optional && errno == ENOENT))
 			child_fail("mount", m[i].target);
+	populate_dev(m[0].target, devs, ndevs);
 	if (chroot(root) < 0)
 		child_fail("chroot", root);
 	if (chdir("/") < 0)
@@ -67,12 +134,30 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Relative, no empty, "." or ".." component, not too long. */
+static bool link_ok(const char *l)
+{
+	if (!*l || *l == '/' || strlen(l) > 512)
+		return false;
+	for (const char *c = l; *c;) {
+		size_t n = strcspn(c, "/");
+		if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+			return false;
+		c += n;
+		if (*c == '/')
+			c++;
+		if (!*c && c[-1] == '/')
+			return false;
+	}
+	return true;
+}
+
 int mig_chroot_run(const char *root, const struct mig_chroot_bind *binds, size_t nbinds,
-		   char *const argv[], unsigned timeout_s, int *ret_status, char **ret_output,
-		   size_t *ret_len)
+		   const struct mig_chroot_dev *devs, size_t ndevs, char *const argv[], unsigned timeout_s,
+		   int *ret_status, char **ret_output, size_t *ret_len)
 {
 	struct mnt m[5 + MIG_CHROOT_MAX_BINDS] = {
-		{ "/dev", NULL, NULL, MS_BIND | MS_REC, "", 0 },
+		{ "tmpfs", "tmpfs", "mode=0755,size=4m", MS_NOSUID | MS_NOEXEC, "", 0 },
 		{ "proc", "proc", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC, "", 0 },
 		{ "sysfs", "sysfs", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC, "", 0 },
 		{ "tmpfs", "tmpfs", "mode=0755,size=64m", MS_NOSUID | MS_NODEV, "", 1 },
@@ -83,8 +168,16 @@ int mig_chroot_run(const char *root, const struct mig_chroot_bind *binds, size_t
 	int pfd[2], r = 0, status = 0;
 	char *buf;
 
-	if (nbinds > MIG_CHROOT_MAX_BINDS)
+	if (nbinds > MIG_CHROOT_MAX_BINDS || ndevs > MIG_CHROOT_MAX_DEVS)
 		return -E2BIG;
+	for (size_t i = 0; i < ndevs; i++) {
+		if (!devs[i].name[0] || strchr(devs[i].name, '/') || !strcmp(devs[i].name, "..") ||
+		    !strcmp(devs[i].name, "."))
+			return -EINVAL;
+		for (size_t k = 0; k < MIG_CHROOT_DEV_LINKS && devs[i].links[k]; k++)
+			if (!link_ok(devs[i].links[k]))
+				return -EINVAL;
+	}
 	if (!argv || !argv[0] || argv[0][0] != '/')
 		return -EINVAL;
 	for (size_t i = 0; i < 5; i++)
@@ -114,7 +207,7 @@ int mig_chroot_run(const char *root, const struct mig_chroot_bind *binds, size_t
 	}
 	if (pid == 0) {
 		close(pfd[0]);
-		child(root, m, nm, argv, pfd[1]);
+		child(root, m, nm, devs, ndevs, argv, pfd[1]);
 	}
 	setpgid(pid, pid);   /* also here: no race with kill(-pid) below */
 	close(pfd[1]);

@@ -11,6 +11,8 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 
 #define LOOP_TRIES 16   /* another process may grab the free device first */
@@ -19,7 +21,11 @@ struct mig_fsmount {
 	char dir[256];
 	int loop_fd;
 	bool mounted;
+	pid_t fuse_pid;   /* fusefat serving the mount, or 0 */
 };
+
+#define FUSEFAT "/usr/bin/fusefat"
+#define FUSE_WAIT_MS 10000
 
 static const struct {
 	const char *type;       /* blkid's name */
@@ -122,6 +128,108 @@ int mig_fsmount_open(const char *path, uint64_t offset, uint64_t size, const cha
 	return mig_fsmount_open_flags(path, offset, size, fstype, 0, ret);
 }
 
+/* Mounts src (a block device node) on m->dir with the options of type ti. */
+static int mount_src(struct mig_fsmount *m, const char *src, int ti, bool rw)
+{
+	int r = -EINVAL;
+
+	for (size_t i = 0; i < 3 && (rw ? i == 0 : types[ti].opts[i] != NULL); i++) {
+		/* read-write: the journal is replayed as any mount does; XFS
+		 * keeps nouuid (the source may be mounted with the same UUID) */
+		const char *o = !rw ? types[ti].opts[i] : !strcmp(types[ti].type, "xfs") ? "nouuid" : "";
+		if (mount(src, m->dir, types[ti].mount_type,
+			  (rw ? 0 : MS_RDONLY | MS_NOEXEC) | MS_NOSUID | MS_NODEV, o) == 0) {
+			m->mounted = true;
+			return 0;
+		}
+		r = -errno;
+	}
+	return r;
+}
+
+static struct mig_fsmount *fsmount_new(void)
+{
+	struct mig_fsmount *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->loop_fd = -1;
+	const char *tmp = getenv("TMPDIR");
+	snprintf(m->dir, sizeof(m->dir), "%s/migrator-fs.XXXXXX", tmp && *tmp == '/' && strlen(tmp) < 200 ? tmp : "/tmp");
+	if (!mkdtemp(m->dir)) {
+		int e = errno;
+		free(m);
+		errno = e;
+		return NULL;
+	}
+	return m;
+}
+
+static bool is_mountpoint(const char *dir)
+{
+	char parent[300];
+	struct stat a, b;
+
+	snprintf(parent, sizeof(parent), "%s/..", dir);
+	return stat(dir, &a) == 0 && stat(parent, &b) == 0 && a.st_dev != b.st_dev;
+}
+
+/* FAT without the kernel's vfat (containers, some host kernels): Debian's
+ * fusefat, in the foreground as our child, so that closing can wait until
+ * it wrote everything and exited. */
+static int fuse_fat(struct mig_fsmount *m, const char *dev, bool rw)
+{
+	if (access(FUSEFAT, X_OK) < 0 || access("/dev/fuse", R_OK | W_OK) < 0)
+		return -ENODEV;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+			dup2(null, 2);
+		}
+		execl(FUSEFAT, "fusefat", "-f", "-o", rw ? "rw+" : "ro", dev, m->dir, (char *)NULL);
+		_exit(127);
+	}
+	for (int t = 0; t < FUSE_WAIT_MS / 10; t++) {
+		int status;
+		if (is_mountpoint(m->dir)) {
+			m->fuse_pid = pid;
+			m->mounted = true;
+			return 0;
+		}
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return -EIO;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return -ETIMEDOUT;
+}
+
+int mig_fsmount_open_dev(const char *dev, const char *fstype, unsigned flags, struct mig_fsmount **ret)
+{
+	int ti = type_index(fstype), r;
+	struct mig_fsmount *m;
+
+	if (ti < 0)
+		return -EOPNOTSUPP;
+	if (!(m = fsmount_new()))
+		return -errno;
+	r = mount_src(m, dev, ti, flags & MIG_FSMOUNT_RW);
+	if (r == -ENODEV && !strcmp(types[ti].type, "vfat"))
+		r = fuse_fat(m, dev, flags & MIG_FSMOUNT_RW);
+	if (r < 0) {
+		mig_fsmount_close(m);
+		return r;
+	}
+	*ret = m;
+	return 0;
+}
+
 int mig_fsmount_open_flags(const char *path, uint64_t offset, uint64_t size, const char *fstype,
 			   unsigned flags, struct mig_fsmount **ret)
 {
@@ -132,16 +240,8 @@ int mig_fsmount_open_flags(const char *path, uint64_t offset, uint64_t size, con
 
 	if (ti < 0)
 		return -EOPNOTSUPP;
-	if (!(m = calloc(1, sizeof(*m))))
-		return -ENOMEM;
-	m->loop_fd = -1;
-	const char *tmp = getenv("TMPDIR");
-	snprintf(m->dir, sizeof(m->dir), "%s/migrator-fs.XXXXXX", tmp && *tmp == '/' && strlen(tmp) < 200 ? tmp : "/tmp");
-	if (!mkdtemp(m->dir)) {
-		r = -errno;
-		free(m);
-		return r;
-	}
+	if (!(m = fsmount_new()))
+		return -errno;
 	backing = open(path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY);
 	if (backing < 0) {
 		r = -errno;
@@ -152,18 +252,9 @@ int mig_fsmount_open_flags(const char *path, uint64_t offset, uint64_t size, con
 	if (r < 0)
 		goto fail;
 	m->loop_fd = r;
-	r = -EINVAL;
-	for (size_t i = 0; i < 3 && (rw ? i == 0 : types[ti].opts[i] != NULL); i++) {
-		/* read-write: the journal is replayed as any mount does; XFS
-		 * keeps nouuid (the source may be mounted with the same UUID) */
-		const char *o = !rw ? types[ti].opts[i] : !strcmp(types[ti].type, "xfs") ? "nouuid" : "";
-		if (mount(loopname, m->dir, types[ti].mount_type,
-			  (rw ? 0 : MS_RDONLY | MS_NOEXEC) | MS_NOSUID | MS_NODEV, o) == 0) {
-			m->mounted = true;
-			*ret = m;
-			return 0;
-		}
-		r = -errno;
+	if ((r = mount_src(m, loopname, ti, rw)) == 0) {
+		*ret = m;
+		return 0;
 	}
 fail:
 	mig_fsmount_close(m);
@@ -185,6 +276,18 @@ int mig_fsmount_close(struct mig_fsmount *m)
 		r = -errno;
 		if (umount2(m->dir, MNT_DETACH) == 0)
 			r = 0;
+	}
+	if (m->fuse_pid > 0) {
+		/* unmounted: fusefat flushes and exits; wait for it */
+		int status, t;
+		for (t = 0; t < FUSE_WAIT_MS / 10 && waitpid(m->fuse_pid, &status, WNOHANG) != m->fuse_pid; t++)
+			usleep(10000);
+		if (t == FUSE_WAIT_MS / 10) {
+			kill(m->fuse_pid, SIGKILL);
+			waitpid(m->fuse_pid, NULL, 0);
+			if (r == 0)
+				r = -ETIMEDOUT;
+		}
 	}
 	if (m->loop_fd >= 0) {
 		/* AUTOCLEAR detaches it on close; clearing by hand covers the

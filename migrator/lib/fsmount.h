@@ -43,6 +43,15 @@ int mig_fsmount_open(const char *path, uint64_t offset, uint64_t size, const cha
 int mig_fsmount_open_flags(const char *path, uint64_t offset, uint64_t size, const char *fstype,
 			   unsigned flags, struct mig_fsmount **ret);
 
+/* Mounts the block device node dev itself (no loop device) with the
+ * options above: for `migrator patch`'s chroot, whose tools (grub-probe)
+ * must see the filesystem on a partition of its disk, and the ESP it
+ * writes. For vfat on a kernel without it (-ENODEV), Debian's fusefat
+ * (/usr/bin/fusefat, "-o rw+") serves the mount as a child process that
+ * mig_fsmount_close() waits for after the unmount (so every write reached
+ * dev). Same returns as mig_fsmount_open(). */
+int mig_fsmount_open_dev(const char *dev, const char *fstype, unsigned flags, struct mig_fsmount **ret);
+
 /* The mount point (absolute path) while mounted. */
 const char *mig_fsmount_dir(const struct mig_fsmount *m);
 

@@ -125,6 +125,22 @@ int patch_fs_open(struct pfs *f, unsigned flags)
 	return r;
 }
 
+int patch_fs_open_dev(struct pfs *f, const char *dev, unsigned flags)
+{
+	int r = mig_fsmount_open_dev(dev, patch_fs_info(f)->type, flags, &f->m);
+
+	if (r < 0) {
+		f->m = NULL;
+		return r;
+	}
+	f->root_fd = open(mig_fsmount_dir(f->m), O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (f->root_fd < 0) {
+		r = -errno;
+		patch_fs_close(f);
+	}
+	return r;
+}
+
 /* Calls fn for each mountable (non-FAT) filesystem of inv. */
 int patch_each_fs(const struct mig_inventory *inv, int (*fn)(struct pfs *f, void *data), void *data)
 {

@@ -7,8 +7,11 @@
  *                   file access inside them that never follows a symlink
  *   patch-devmap.c  kernel device names -> UUID=/PARTUUID= by the disk layout
  *   patch-steps.c   the system's own tools run in a chroot: initrd drivers
- *                   (update-initramfs, dracut) and grub.cfg (update-grub,
- *                   grub2-mkconfig)
+ *                   (update-initramfs, dracut), grub.cfg (update-grub,
+ *                   grub2-mkconfig), BIOS boot code (grub-install)
+ *   patch-devs.c    the disk set as block devices for that chroot: disks,
+ *                   kernel partition devices, udev's by-* links
+ *   patch-uefi.c    the UEFI fallback loader copied on the ESP
  */
 #ifndef MIGRATOR_PATCH_INT_H
 #define MIGRATOR_PATCH_INT_H
@@ -18,6 +21,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "chroot.h"
 #include "fsmount.h"
 #include "inventory.h"
 #include "patch.h"
@@ -39,6 +43,10 @@ struct pctx {
 	struct pfs *f;                 /* the one being planned */
 	const char *mount_prefix;      /* "" for the root filesystem, "/boot" for a separate /boot */
 	bool boot_changed;             /* a change that grub.cfg or the initrd depend on */
+	/* found while planning, for the boot code */
+	const char *grub_install;      /* the system's grub-install for i386-pc, or NULL */
+	size_t boot_disk;              /* the disk of /boot (or /), in inv */
+	bool have_root;
 };
 
 /* --- patch-fs.c --- */
@@ -70,6 +78,48 @@ int patch_devmap(const char *spec, char **ret_new, void *data);
  * names on inv; fills *ret (not mounted). */
 bool patch_find_fs(const struct mig_inventory *inv, const char *spec, struct pfs *ret);
 
+/* Mounts f from the block device node dev (patch-devs.c) and opens its
+ * root_fd; as patch_fs_open(). */
+int patch_fs_open_dev(struct pfs *f, const char *dev, unsigned flags);
+
+/* --- patch-devs.c --- */
+
+#define PATCH_DEVS_MAX_ADDED 128
+
+struct patch_devdisk {
+	int fd;                /* the whole disk, O_RDWR (a loop device over an image file); -1 */
+	char name[32];         /* its kernel name: "vda", "loop3" */
+	unsigned major, minor;
+	size_t added[PATCH_DEVS_MAX_ADDED];   /* partnos added with BLKPG (deleted on close) */
+	size_t nadded;
+	char made[PATCH_DEVS_MAX_ADDED][32];  /* host /dev nodes made here (no devtmpfs) */
+	size_t nmade;
+	bool reread;           /* BLKRRPART tried */
+};
+
+/* The disk set as block devices, for the chroot (chroot.h). */
+struct patch_devs {
+	struct patch_devdisk *disks;   /* one per inventory disk, same order */
+	size_t ndisks;
+	struct mig_chroot_dev *devs;   /* disks and partitions, with by-uuid, by-label,
+					  by-partuuid and by-partlabel links */
+	size_t ndevs;
+};
+
+/* Opens every disk of inv read-write (an image file through a new loop
+ * device), makes sure the kernel has a partition device for each partition
+ * of the inventory (first BLKRRPART, once per disk, when one is missing or
+ * differs; then BLKPG_ADD_PARTITION when it has none; -ESTALE when it still
+ * knows another start or size) and that /dev has its node, and lists them
+ * with udev's links. Returns 0 and *ret (close with patch_devs_close), or
+ * -errno with a one-line reason in why. */
+int patch_devs_open(const struct mig_inventory *inv, struct patch_devs *ret, char *why, size_t whylen);
+/* "/dev/NAME" of partition partno (0: the disk) of inventory disk i. */
+int patch_devs_node(const struct patch_devs *s, size_t disk, size_t partno, char *out, size_t len);
+/* Deletes the partitions it added and the nodes it made, closes the disks
+ * (fsynced first). Accepts a zeroed s. */
+void patch_devs_close(struct patch_devs *s);
+
 /* --- patch.c: the report --- */
 
 int patch_add_skip(struct mig_patch_report *rep, const char *step, const char *fmt, ...)
@@ -86,6 +136,21 @@ int patch_add_step(struct mig_patch_report *rep, const char *name, const char *c
 int patch_plan_initramfs(struct pctx *c);
 /* Plans grub.cfg regeneration when c->boot_changed. */
 int patch_plan_grub_mkconfig(struct pctx *c);
+/* Plans grub-install for i386-pc (see patch.h), after every filesystem was
+ * planned: runs verify's boot chains (read-only). */
+int patch_plan_boot_code(struct pctx *c);
+/* --- patch-uefi.c --- */
+
+/* Plans the UEFI fallback loader for each ESP whose uefi.fallback fails in
+ * vr (a step, or a skip). */
+int patch_plan_uefi(struct pctx *c, const struct mig_verify_report *vr);
+/* Runs a uefi-fallback step: the ESP mounted read-write from its device in
+ * devs, the files copied. 0 or -errno; *ret_output lists what was made. */
+int patch_run_uefi(const struct patch_devs *devs, struct mig_patch_step *st, char **ret_output);
+
+/* After the steps ran and everything is unmounted: verifies the BIOS chain
+ * again for each boot-code step that ran. The first -errno, else 0. */
+int patch_reverify_boot_code(const struct mig_inventory *inv, struct mig_patch_report *rep);
 /* Runs the planned steps (see patch.h); the first -errno, else 0. */
 int patch_run_steps(const struct mig_inventory *inv, struct mig_patch_report *rep);
 /* Marks every step not run as failed with err and why. */

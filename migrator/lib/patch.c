@@ -45,6 +45,7 @@ void mig_patch_report_free(struct mig_patch_report *rep)
 			free(rep->steps[i].argv[k]);
 		free(rep->steps[i].reason);
 		free(rep->steps[i].output);
+		free(rep->steps[i].verify_reason);
 	}
 	free(rep->steps);
 	for (size_t i = 0; i < rep->nskipped; i++) {
@@ -409,6 +410,15 @@ static int plan_one(struct pfs *f, void *data)
 		if (r == 0)
 			r = plan_root(c);
 		if (r == 0 && s->roots == 1) {
+			c->have_root = true;
+			/* else a separate /boot holds GRUB (planned before or after this) */
+			if (patch_exists_beneath(f->root_fd, "boot/grub/grub.cfg") ||
+			    patch_exists_beneath(f->root_fd, "boot/grub2/grub.cfg"))
+				c->boot_disk = f->disk_idx;
+			if (patch_exists_beneath(f->root_fd, "usr/lib/grub/i386-pc/boot.img"))
+				c->grub_install = patch_exists_beneath(f->root_fd, "usr/sbin/grub-install") ?
+					"/usr/sbin/grub-install" : patch_exists_beneath(f->root_fd, "usr/sbin/grub2-install") ?
+					"/usr/sbin/grub2-install" : NULL;
 			c->rep->root_disk = f->disk_idx;
 			c->rep->root_part = f->part ? f->part->partno : 0;
 			r = patch_plan_initramfs(c);
@@ -418,6 +428,8 @@ static int plan_one(struct pfs *f, void *data)
 	} else if (patch_exists_beneath(f->root_fd, "grub/grub.cfg") || patch_exists_beneath(f->root_fd, "grub2/grub.cfg") ||
 		   patch_exists_beneath(f->root_fd, "loader/entries")) {
 		c->mount_prefix = "/boot";
+		if (c->boot_disk == SIZE_MAX)
+			c->boot_disk = f->disk_idx;
 		r = plan_boot(c, "");
 	}
 	c->f = NULL;
@@ -429,7 +441,7 @@ int mig_patch_plan(const struct mig_inventory *inv, const struct mig_patch_opts 
 		   struct mig_patch_report **ret_report)
 {
 	struct mig_patch_report *rep = calloc(1, sizeof(*rep));
-	struct pctx c = { .inv = inv, .opts = opts, .rep = rep };
+	struct pctx c = { .inv = inv, .opts = opts, .rep = rep, .boot_disk = SIZE_MAX };
 	struct plan_state s = { .c = &c };
 	int r;
 
@@ -441,9 +453,11 @@ int mig_patch_plan(const struct mig_inventory *inv, const struct mig_patch_opts 
 	if (r == 0 && s.roots > 1)
 		r = patch_add_skip(rep, "system", "%zu installed systems found; patched all of them, "
 			     "device names resolved against the same disks", s.roots);
-	if (r == 0)
-		r = patch_add_skip(rep, "boot-code", "BIOS boot code and the UEFI fallback loader are not "
-			     "reinstalled; see bios.* and uefi.* of `migrator verify`");
+	if (r == 0 && c.have_root) {
+		if (c.boot_disk == SIZE_MAX)
+			c.boot_disk = rep->root_disk;   /* no separate /boot found: / holds the loader, if any */
+		r = patch_plan_boot_code(&c);
+	}
 	if (r < 0) {
 		mig_patch_report_free(rep);
 		return r;
@@ -620,8 +634,12 @@ int mig_patch_apply(const struct mig_inventory *inv, struct mig_patch_report *re
 	if (r < 0)
 		return r;
 	/* the tools read the changed files: only after every change went in */
-	if (rep->nsteps && !s.first_err)
+	if (rep->nsteps && !s.first_err) {
 		s.first_err = patch_run_steps(inv, rep);
+		int v = patch_reverify_boot_code(inv, rep);
+		if (!s.first_err)
+			s.first_err = v;
+	}
 	else if (rep->nsteps)
 		patch_fail_steps(rep, -ECANCELED, "not run: a file change failed");
 	return s.first_err;

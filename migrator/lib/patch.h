@@ -56,15 +56,32 @@
  *   grub.cfg   `update-grub` (Debian/Ubuntu) or `grub2-mkconfig -o
  *              /boot/grub2/grub.cfg` (RHEL, SUSE), when fstab, GRUB's
  *              config or the initrd changed. The generated file must have a
- *              kernel entry and no root= by kernel device name (without
- *              udev there is no /dev/disk/by-uuid, and grub-mkconfig then
- *              writes root=/dev/...); otherwise the previous grub.cfg (with
- *              the in-place rewrite) is put back and the step is "reverted".
- *              Not planned for image files: GRUB's 10_linux writes no
- *              kernel entry for a filesystem loop-mounted from a file.
+ *              kernel entry and no root= by kernel device name; otherwise
+ *              the previous grub.cfg (with the in-place rewrite) is put
+ *              back and the step is "reverted". Without the tool, a skip
+ *              says the in-place rewrite stands.
  *
- * Not done (reported in `skipped`): mkinitcpio, a separate /boot's initrds,
- * reinstalling BIOS boot code, the UEFI fallback loader.
+ * The chroot sees the disks as the booted system will (patch-devs.c): each
+ * disk opened read-write (an image file through a loop device), the
+ * kernel's partition devices (added with BLKPG when it lacks them, removed
+ * again after), the filesystems mounted from them, and a private /dev with
+ * those nodes and udev's by-uuid, by-label, by-partuuid and by-partlabel
+ * links (chroot.h): grub-mkconfig then writes root=UUID=.
+ *
+ *   boot-code  `grub-install --target=i386-pc DISK` (grub2-install on
+ *              RHEL) when verify's BIOS chain (bios.*) fails on the disk
+ *              holding / or /boot, or with reinstall_bootloader; DISK is
+ *              that disk's node in the chroot. Needs the system's i386-pc
+ *              GRUB; refused (a skip) on GPT without a BIOS boot partition.
+ *              After the run, the BIOS chain is verified again (verified,
+ *              verify_reason); still failing is a step error.
+ *
+ *   uefi-fallback  when verify's uefi.fallback fails because the ESP has no
+ *              EFI/BOOT/BOOTX64.EFI: the vendor's shim (or, without shim,
+ *              its grubx64.efi) copied there with shim's siblings, by
+ *              migrator itself (patch-uefi.c); verified again after.
+ *
+ * Not done (reported in `skipped`): mkinitcpio, a separate /boot's initrds.
  *
  * Library code: never prints. Needs CAP_SYS_ADMIN (mounts).
  */
@@ -87,6 +104,7 @@ enum mig_patch_network { MIG_NET_KEEP, MIG_NET_DHCP };
 struct mig_patch_opts {
 	enum mig_bus target_bus;            /* MIG_BUS_ANY: none given */
 	enum mig_patch_network network;
+	bool reinstall_bootloader;          /* BIOS boot code even when verify passes it */
 };
 
 enum mig_change_action { MIG_CHANGE_REWRITE, MIG_CHANGE_REMOVE, MIG_CHANGE_CREATE };
@@ -128,6 +146,14 @@ struct mig_patch_step {
 	int error;           /* -errno (or -EIO for a non-zero exit), else 0 */
 	bool reverted;       /* grub.cfg: the generated file was unusable (no kernel entry,
 				or root= by kernel device name); the previous one was put back */
+	size_t disk_arg;     /* 1 + the inventory disk whose device node (in the chroot)
+				replaces the last argv at run time; 0: none */
+	int verified;        /* boot-code, uefi-fallback: -1 not checked, 0 verify still
+				fails, 1 passes */
+	char *verify_reason; /* the first failing bios.* (uefi.*) check after the run */
+	bool builtin;        /* done by migrator itself, not in the chroot (uefi-fallback:
+				argv is "copy FROM TO" on the ESP) */
+	size_t part_arg;     /* uefi-fallback: the ESP's partno on disk_arg */
 };
 
 #define MIG_PATCH_STEP_TIMEOUT 900   /* seconds per step (update-initramfs under TCG is slow) */

@@ -705,3 +705,144 @@ int mig_grubenv_get(const char *text, size_t len, const char *key, char **ret_va
 	*ret_value = c.value;
 	return 0;
 }
+
+/* --- kernel and initrd paths ------------------------------------------------ */
+
+void mig_boot_files_clear(struct mig_boot_files *files)
+{
+	for (size_t i = 0; i < files->n; i++) {
+		free(files->v[i].path);
+		free(files->v[i].what);
+		free(files->v[i].search_uuid);
+	}
+	free(files->v);
+	files->v = NULL;
+	files->n = 0;
+}
+
+static int add_boot_file(struct mig_boot_files *files, const char *path, const char *what,
+			 const char *uuid, unsigned line)
+{
+	struct mig_boot_file *v, f = { .line = line };
+
+	if (!strncmp(path, "($root)", 7))
+		path += 7;
+	if (path[0] != '/' || strchr(path, '$'))
+		return 0;   /* another device, or a variable: not resolvable offline */
+	if (files->n >= MIG_BOOT_FILES_MAX)
+		return -E2BIG;
+	f.path = strdup(path);
+	f.what = strdup(what);
+	f.search_uuid = uuid ? strdup(uuid) : NULL;
+	v = f.path && f.what && (!uuid || f.search_uuid) ? realloc(files->v, (files->n + 1) * sizeof(*v)) : NULL;
+	if (!v) {
+		free(f.path);
+		free(f.what);
+		free(f.search_uuid);
+		return -ENOMEM;
+	}
+	files->v = v;
+	files->v[files->n++] = f;
+	return 0;
+}
+
+#define BOOT_TOKENS 32
+
+/* Splits line (modified) into whitespace-separated words, quotes removed. */
+static size_t split_words(char *line, char **tok, size_t max)
+{
+	size_t n = 0;
+	char *p = line;
+
+	while (*p && n < max) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p || *p == '#')
+			break;
+		char *w = p, *o = p;
+		while (*p && *p != ' ' && *p != '\t') {
+			if (*p == '\'' || *p == '"') {
+				char q = *p++;
+				while (*p && *p != q)
+					*o++ = *p++;
+				if (*p)
+					p++;
+			} else {
+				*o++ = *p++;
+			}
+		}
+		if (*p)
+			p++;
+		*o = 0;
+		tok[n++] = w;
+	}
+	return n;
+}
+
+int mig_boot_files_parse(struct mig_boot_files *files, const char *text, size_t len, bool bls)
+{
+	char *uuid = NULL, buf[MIG_REFS_LINE_MAX];
+	bool unknown = false;   /* root set to something we cannot resolve */
+	unsigned lineno = 0;
+	int r = 0;
+
+	if (len > MIG_REFS_TEXT_MAX)
+		return -E2BIG;
+	for (const char *l = text; l < text + len && r == 0;) {
+		const char *e = memchr(l, '\n', (size_t)(text + len - l));
+		size_t n = e ? (size_t)(e - l) : (size_t)(text + len - l);
+		lineno++;
+		if (n >= sizeof(buf))
+			n = sizeof(buf) - 1;
+		memcpy(buf, l, n);
+		buf[n] = 0;
+		l = e ? e + 1 : text + len;
+
+		char *tok[BOOT_TOKENS];
+		size_t nt = split_words(buf, tok, BOOT_TOKENS);
+		if (nt == 0)
+			continue;
+		const char *cmd = tok[0];
+		if (bls) {
+			if (!strcmp(cmd, "linux") || !strcmp(cmd, "initrd"))
+				for (size_t i = 1; i < nt && r == 0 && (i == 1 || cmd[0] == 'i'); i++)
+					r = add_boot_file(files, tok[i], cmd, NULL, lineno);
+			continue;
+		}
+		if (!strcmp(cmd, "search") || !strncmp(cmd, "search.", 7)) {
+			/* search [--no-floppy] --fs-uuid [--set=root] [--hint...] UUID;
+			 * search.fs_uuid UUID [VAR] */
+			const char *u = NULL;
+			bool by_uuid = !strcmp(cmd, "search.fs_uuid");
+			for (size_t i = 1; i < nt; i++) {
+				if (!strcmp(tok[i], "--fs-uuid") || !strcmp(tok[i], "-u"))
+					by_uuid = true;
+				else if (tok[i][0] != '-')
+					u = tok[i];
+			}
+			if (!strcmp(cmd, "search.fs_uuid"))
+				u = nt > 1 ? tok[1] : NULL;
+			free(uuid);
+			uuid = by_uuid && u ? strdup(u) : NULL;
+			if (by_uuid && u && !uuid) {
+				r = -ENOMEM;
+				break;
+			}
+			unknown = !uuid;
+			continue;
+		}
+		if (!strcmp(cmd, "set") && nt > 1 && !strncmp(tok[1], "root=", 5)) {
+			unknown = true;
+			continue;
+		}
+		bool lin = !strcmp(cmd, "linux") || !strcmp(cmd, "linuxefi") || !strcmp(cmd, "linux16");
+		bool ini = !strcmp(cmd, "initrd") || !strcmp(cmd, "initrdefi") || !strcmp(cmd, "initrd16");
+		if ((!lin && !ini) || unknown)
+			continue;
+		for (size_t i = 1; i < nt && r == 0 && (ini || i == 1); i++)
+			if (tok[i][0] != '-')
+				r = add_boot_file(files, tok[i], lin ? "linux" : "initrd", uuid, lineno);
+	}
+	free(uuid);
+	return r;
+}

@@ -15,6 +15,7 @@
 #ifndef MIGRATOR_REFS_H
 #define MIGRATOR_REFS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define MIG_REFS_MAX       4096
@@ -95,6 +96,31 @@ int mig_refs_from_mdadm_conf(struct mig_refs *refs, const char *text, size_t len
 /* initramfs-tools conf.d/resume (RESUME=...), and any KEY=SPEC file of that shape. */
 int mig_refs_from_resume_conf(struct mig_refs *refs, const char *text, size_t len,
 			      const char *source);
+
+/* A file GRUB loads: a `linux`/`initrd` path of grub.cfg or a BLS entry. */
+struct mig_boot_file {
+	char *path;        /* as written, without a "($root)" prefix: "/boot/vmlinuz-6.1" */
+	char *what;        /* "linux", "initrd" */
+	char *search_uuid; /* grub.cfg: the UUID of the last `search --fs-uuid` (or
+			      search.fs_uuid) before it, NULL when none; BLS: NULL */
+	unsigned line;
+};
+
+struct mig_boot_files {
+	struct mig_boot_file *v;
+	size_t n;
+};
+
+#define MIG_BOOT_FILES_MAX 1024
+
+/* The kernel and initrd paths of a grub.cfg (linux, linuxefi, linux16,
+ * initrd, initrdefi, initrd16: every path argument of initrd) or, with bls,
+ * of a BLS entry (linux, initrd lines). Paths with a GRUB variable or an
+ * explicit device other than ($root) are left out: they cannot be resolved
+ * offline. Appends to files (free with mig_boot_files_clear). Returns 0,
+ * -E2BIG past MIG_BOOT_FILES_MAX, -ENOMEM. Pure. */
+int mig_boot_files_parse(struct mig_boot_files *files, const char *text, size_t len, bool bls);
+void mig_boot_files_clear(struct mig_boot_files *files);
 
 /* Looks key up in a GRUB environment block (grubenv: "key=value" lines,
  * '#' padding). Returns 0 and a new string in *ret_value, -ENOENT, -ENOMEM. */

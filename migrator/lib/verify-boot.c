@@ -160,7 +160,8 @@ void verify_bios(struct vctx *c, const struct mig_disk *d)
 	if (core.config && strstr(core.config, "search"))
 		vresult(c, "bios.core-config", MIG_PASS, d->path, "prefix %s; embedded config: %s",
 			core.prefix ? core.prefix : "(none)", line);
-	else if (core.prefix && core.prefix[0] == '(' && strncmp(core.prefix, "($", 2))
+	else if (core.prefix && core.prefix[0] == '(' && strncmp(core.prefix, "($", 2) &&
+		 strncmp(core.prefix, "(,", 2))   /* "(,msdos1)": a partition of the boot drive */
 		vresult(c, "bios.core-config", MIG_WARN, d->path,
 			"prefix %s names a fixed drive and partition, no search by UUID: breaks if disks are reordered",
 			core.prefix);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -83,6 +84,8 @@ static bool has_suffix(const char *s, const char *suf)
 	return a >= b && !strcmp(s + a - b, suf);
 }
 
+static void check_boot_files(struct vctx *c, const struct vfs *f, const char *rel, bool bls);
+
 static void bls_refs(struct vctx *c, const struct vfs *f, const char *boot)
 {
 	char dir[64], rel[512], *env = NULL, *kernelopts = NULL;
@@ -114,6 +117,7 @@ static void bls_refs(struct vctx *c, const struct vfs *f, const char *boot)
 		if (r == -ENOMEM)
 			c->err = r;
 		free(text);
+		check_boot_files(c, f, rel, true);
 	}
 	free(kernelopts);
 	free_list(names);
@@ -241,6 +245,66 @@ static uint64_t check_kernel(struct vctx *c, const struct vfs *f, const char *bo
 	return (uint64_t)st.st_size;
 }
 
+/* The mounted filesystem with this UUID, or NULL. */
+static const struct vfs *fs_by_uuid(const struct vctx *c, const char *uuid)
+{
+	for (size_t i = 0; i < c->nfs; i++)
+		if (c->fs[i].m && c->fs[i].fs && c->fs[i].fs->uuid && !strcasecmp(c->fs[i].fs->uuid, uuid))
+			return &c->fs[i];
+	return NULL;
+}
+
+/* Every linux/initrd path of the config rel (grub.cfg, or a BLS entry with
+ * bls) on f exists on the filesystem GRUB looks in: the one of the last
+ * `search --fs-uuid` before it, else the one holding the config (GRUB's
+ * root starts as its prefix's device). */
+static void check_boot_files(struct vctx *c, const struct vfs *f, const char *rel, bool bls)
+{
+	struct mig_boot_files bf = { 0 };
+	char *text = NULL, subject[700];
+	size_t len, found = 0, missing = 0;
+	int r;
+
+	if (vfs_read(f, rel, MIG_VERIFY_FILE_MAX, &text, &len) < 0)
+		return;
+	r = mig_boot_files_parse(&bf, text, len, bls);
+	free(text);
+	if (r == -ENOMEM) {
+		c->err = r;
+		return;
+	}
+	for (size_t i = 0; i < bf.n; i++) {
+		const struct mig_boot_file *b = &bf.v[i];
+		const struct vfs *t = b->search_uuid ? fs_by_uuid(c, b->search_uuid) : f;
+		if (!t)
+			continue;   /* a UUID on no readable filesystem: the ref check reports it */
+		bool ok = vfs_exists(t, b->path + 1, false);
+		/* BLS paths are relative to /boot, which may be the root's directory */
+		if (!ok && bls && t == f && f->boot_dir && *f->boot_dir) {
+			char alt[600];
+			snprintf(alt, sizeof(alt), "%s%s", f->boot_dir, b->path);
+			ok = vfs_exists(t, alt, false);
+		}
+		if (ok) {
+			found++;
+			continue;
+		}
+		missing++;
+		snprintf(subject, sizeof(subject), "%s:/%s:%u", f->name, rel, b->line);
+		if (b->search_uuid)
+			vresult(c, "boot.files", MIG_FAIL, subject, "%s %s: not found on UUID=%s (%s)", b->what, b->path,
+				b->search_uuid, t->name);
+		else
+			vresult(c, "boot.files", MIG_FAIL, subject, "%s %s: not found on %s, which holds the %s",
+				b->what, b->path, t->name, bls ? "BLS entry" : "grub.cfg");
+	}
+	if (found && !missing) {
+		snprintf(subject, sizeof(subject), "%s:/%s", f->name, rel);
+		vresult(c, "boot.files", MIG_PASS, subject, "%zu kernel and initrd path(s) found", found);
+	}
+	mig_boot_files_clear(&bf);
+}
+
 static void check_boot_dir(struct vctx *c, const struct vfs *f)
 {
 	const char *boot = f->boot_dir;
@@ -250,8 +314,10 @@ static void check_boot_dir(struct vctx *c, const struct vfs *f)
 
 	join(rel, sizeof(rel), boot, "grub/grub.cfg");
 	vrefs_from_file(c, f, rel, mig_refs_from_grub_cfg);
+	check_boot_files(c, f, rel, false);
 	join(rel, sizeof(rel), boot, "grub2/grub.cfg");
 	vrefs_from_file(c, f, rel, mig_refs_from_grub_cfg);
+	check_boot_files(c, f, rel, false);
 	bls_refs(c, f, boot);
 
 	char **names = list_dir(f, boot, 4096, &n);

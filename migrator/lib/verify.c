@@ -643,10 +643,11 @@ int mig_verify_run(const struct mig_inventory *inv, const struct mig_verify_opts
 	for (size_t i = 0; i < c.nfs && !c.err; i++)
 		if (c.fs[i].fat && c.fs[i].is_esp)
 			verify_uefi(&c, &c.fs[i]);
-	if (!c.err)
+	if (!c.err && !c.opts->boot_only) {
 		verify_os(&c);
-	check_unique(&c);
-	resolve_refs(&c);
+		check_unique(&c);
+		resolve_refs(&c);
+	}
 
 	for (size_t i = 0; i < c.nfs; i++) {
 		if (c.fs[i].root_fd >= 0)

@@ -23,6 +23,9 @@
  *   kernel.initrd        every kernel in /boot has its initrd
  *   initrd.drivers       the storage drivers an initrd carries or the kernel
  *                        builds in, against the target bus
+ *   boot.files           every linux/initrd path of grub.cfg and the BLS entries
+ *                        exists on the filesystem GRUB looks in (its last
+ *                        `search --fs-uuid`, else the config's own)
  *   boot.space           /boot free space >= 2x the largest initrd
  *   fs.immutable         immutable files (chattr +i) where a migration writes
  *   fs.ostree            an ostree deployment (its /boot is managed by ostree)
@@ -69,6 +72,10 @@ struct mig_verify_opts {
 	/* The target's disk bus: drivers missing for it fail. MIG_BUS_ANY:
 	 * drivers missing for any bus warn. */
 	enum mig_bus target_bus;
+	/* Only the boot chains (bios.*, uefi.*, boot.loader): no references,
+	 * kernels or initrds. For `migrator patch`, which asks whether to
+	 * reinstall boot code. */
+	bool boot_only;
 };
 
 /* Runs the checks over inv (from mig_inventory_scan). Returns 0 and a new

@@ -219,6 +219,15 @@ check "fstab UUID typo: exit 1" test "$RC" = 1
 check "fstab UUID typo: the fstab reference matches nothing" \
 	jqe 'any(.checks[]; .check == "ref" and (.subject | contains("/etc/fstab:2")) and .result == "fail" and (.reason | contains("matches nothing")))' typo.json
 
+cp --sparse=always mbr.img noinitrd.img
+mount_part noinitrd.img 1 && sed -i "s|initrd /boot/initrd.img-|initrd /boot/initrd.img-gone-|" "$MNT/boot/grub/grub.cfg" && umount_part
+verify_run noinitrd noinitrd.img
+check "grub.cfg initrd path missing: exit 1" test "$RC" = 1
+check "grub.cfg initrd path missing: boot.files fails naming the path" \
+	jqe 'any(.checks[]; .check == "boot.files" and .result == "fail" and (.subject | endswith("/boot/grub/grub.cfg:4"))
+	and (.reason | contains("initrd /boot/initrd.img-gone-")))' noinitrd.json
+check "grub.cfg paths of the intact image: boot.files passes" test "$(results mbr boot.files)" = pass
+
 mkfs_file dup.img 16M ext4 -U "$(blkid_val -O "$(part_off mbr.img 1)" mbr.img UUID)"
 verify_run dup mbr.img dup.img
 check "duplicate UUID: exit 1" test "$RC" = 1

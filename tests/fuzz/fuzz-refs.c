@@ -1,4 +1,5 @@
-/* libFuzzer target: every reference parser of refs.h on the same text. */
+/* libFuzzer target: every reference parser of refs.h (and the kernel/initrd
+ * path parser) on the same text. */
 #include "refs.h"
 
 #include <stdint.h>
@@ -30,5 +31,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(s);
 	}
 	mig_refs_clear(&refs);
+	struct mig_boot_files bf = { 0 };
+	mig_boot_files_parse(&bf, t, size, false);
+	mig_boot_files_parse(&bf, t, size, true);
+	mig_boot_files_clear(&bf);
 	return 0;
 }

@@ -42,7 +42,7 @@ static int run(char *const argv[], unsigned timeout, int *status, char **out)
 	struct mig_chroot_bind b = { boot, "/boot" };
 
 	snprintf(boot, sizeof(boot), "%s.boot", root);
-	return mig_chroot_run(root, &b, 1, argv, timeout, status, out, &len);
+	return mig_chroot_run(root, &b, 1, NULL, 0, argv, timeout, status, out, &len);
 }
 
 TEST(runs_inside_with_mounts)
@@ -97,9 +97,37 @@ TEST(output_is_bounded)
 	char *out = NULL;
 	size_t len = 0;
 
-	CHECK_INT(mig_chroot_run(root, NULL, 0, argv, 10, &status, &out, &len), 0);
+	CHECK_INT(mig_chroot_run(root, NULL, 0, NULL, 0, argv, 10, &status, &out, &len), 0);
 	CHECK_INT(len, MIG_CHROOT_OUTPUT_MAX);
 	free(out);
+}
+
+TEST(private_dev_with_links)
+{
+	struct mig_chroot_dev devs[2] = {
+		{ "vdz", 252, 0, { NULL } },
+		{ "vdz2", 252, 2, { "disk/by-uuid/1234-abcd", "disk/by-label/my\\x20root", "disk/by-partuuid/ab-02" } },
+	};
+	char *const argv[] = { "/bin/busybox", "sh", "-c",
+		"busybox test -b /dev/vdz2 && echo blk; busybox readlink /dev/disk/by-uuid/1234-abcd; "
+		"busybox readlink '/dev/disk/by-label/my\\x20root'; busybox test -e /dev/disk/by-partuuid/ab-02 && echo pu; "
+		"echo x >/dev/null && echo null; busybox test -e /dev/loop-control || echo private; "
+		"busybox stat -c %t:%T /dev/vdz2", NULL };
+	int status = 0;
+	char *out = NULL;
+	size_t len;
+
+	CHECK_INT(mig_chroot_run(root, NULL, 0, devs, 2, argv, 10, &status, &out, &len), 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_STR(out, "blk\n../../vdz2\n../../vdz2\npu\nnull\nprivate\nfc:2\n");
+	free(out);
+	CHECK(!host_mounts_have(root));
+	/* a link that would leave /dev, a node name with a slash */
+	devs[1].links[1] = "disk/../../etc/passwd";
+	CHECK_INT(mig_chroot_run(root, NULL, 0, devs, 2, argv, 10, &status, &out, &len), -EINVAL);
+	devs[1].links[1] = NULL;
+	snprintf(devs[0].name, sizeof(devs[0].name), "../vdz");
+	CHECK_INT(mig_chroot_run(root, NULL, 0, devs, 2, argv, 10, &status, &out, &len), -EINVAL);
 }
 
 int main(void)
@@ -133,6 +161,7 @@ int main(void)
 	RUN(exec_failure_is_127);
 	RUN(timeout_kills_the_group);
 	RUN(output_is_bounded);
+	RUN(private_dev_with_links);
 	snprintf(p, sizeof(p), "rm -rf '%s' '%s.boot'", root, root);
 	system(p);
 	return tap_done();

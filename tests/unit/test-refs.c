@@ -269,8 +269,62 @@ TEST(limits)
 	mig_refs_clear(&refs);
 }
 
+TEST(boot_files_grub_cfg)
+{
+	static const char cfg[] =
+		"set root='hd0,msdos1'\n"
+		"linux /ignored-after-set-root\n"
+		"if [ x$feature_platform_search_hint = xy ]; then\n"
+		"  search --no-floppy --fs-uuid --set=root --hint-bios=hd0,msdos1 1111-aaaa\n"
+		"fi\n"
+		"menuentry 'Debian' {\n"
+		"\tlinux\t/boot/vmlinuz-6.1 root=UUID=x ro quiet\n"
+		"\tinitrd\t/boot/intel-ucode.img ($root)/boot/initrd.img-6.1\n"
+		"\tlinux $kernel\n"
+		"\tsearch.fs_uuid 2222-bbbb root\n"
+		"\tlinuxefi (hd1,gpt2)/vmlinuz\n"
+		"\tinitrdefi '/initramfs-5.14.img'\n"
+		"\tsearch --label boot\n"
+		"\tlinux16 /unknown-root\n"
+		"}\n";
+	struct mig_boot_files f = { 0 };
+
+	CHECK_INT(mig_boot_files_parse(&f, cfg, sizeof(cfg) - 1, false), 0);
+	CHECK_INT(f.n, 4);
+	if (f.n != 4)
+		return;
+	CHECK_STR(f.v[0].path, "/boot/vmlinuz-6.1");
+	CHECK_STR(f.v[0].what, "linux");
+	CHECK_STR(f.v[0].search_uuid, "1111-aaaa");
+	CHECK_INT(f.v[0].line, 7);
+	CHECK_STR(f.v[1].path, "/boot/intel-ucode.img");
+	CHECK_STR(f.v[2].path, "/boot/initrd.img-6.1");
+	CHECK_STR(f.v[2].what, "initrd");
+	CHECK_STR(f.v[3].path, "/initramfs-5.14.img");
+	CHECK_STR(f.v[3].search_uuid, "2222-bbbb");
+	mig_boot_files_clear(&f);
+}
+
+TEST(boot_files_bls)
+{
+	static const char bls[] = "title Red Hat\nversion 5.14\nlinux /vmlinuz-5.14\n"
+		"initrd /initramfs-5.14.img $tuned_initrd\noptions $kernelopts\n";
+	struct mig_boot_files f = { 0 };
+
+	CHECK_INT(mig_boot_files_parse(&f, bls, sizeof(bls) - 1, true), 0);
+	CHECK_INT(f.n, 2);
+	if (f.n == 2) {
+		CHECK_STR(f.v[0].path, "/vmlinuz-5.14");
+		CHECK(f.v[0].search_uuid == NULL);
+		CHECK_STR(f.v[1].path, "/initramfs-5.14.img");
+	}
+	mig_boot_files_clear(&f);
+}
+
 int main(void)
 {
+	RUN(boot_files_grub_cfg);
+	RUN(boot_files_bls);
 	RUN(spec_kinds);
 	RUN(fstab_debian);
 	RUN(crypttab);

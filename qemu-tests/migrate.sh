@@ -15,6 +15,9 @@
 #                 receive --then verify; the copy boots on virtio-blk + virtio-net
 #   uefi          UEFI/GPT server: the same with OVMF; the target boots the
 #                 cloud rescue disk (qcow2) beside its empty disk
+#   uefi-sb       UEFI with Secure Boot (source 4): Debian's signed shim, GRUB
+#                 and kernel; migrated like uefi, the copy boots under OVMF
+#                 with Secure Boot enforced (Microsoft keys enrolled)
 #   wrong-token   the sender presents a wrong token: send fails loudly, the
 #                 target disk stays untouched
 #   small-target  the target disk is smaller than the source: refused before
@@ -143,7 +146,11 @@ migrate() {
 # and $BOOT_NIC (virtio-net-pci) with DHCP; checks every field of the marker line
 boot_migrated() {
 	local name=$1 fw=$2 disk=$3 fwargs line bus=${BOOT_BUS:-virtio-blk} nic=${BOOT_NIC:-virtio-net-pci}
-	if [ "$fw" = uefi ]; then fwargs=$(fw_uefi "$name"); else fwargs=$(fw_bios); fi
+	case $fw in
+	uefi) fwargs=$(fw_uefi "$name") ;;
+	uefi-sb) fwargs=$(fw_uefi_sb "$name") ;;
+	*) fwargs=$(fw_bios) ;;
+	esac
 	VM_MEM=1024 vm_start "$name" 300 $fwargs $(disk_args "$bus" "$disk" disk boot) \
 		-netdev user,id=n0,restrict=on -device "$nic,netdev=n0"
 	if ! vm_wait "$name" '^MIGRATED-BOOT-OK '; then
@@ -157,6 +164,8 @@ boot_migrated() {
 	check "$name: root=UUID=$EXPECT_UUID" grep -q " root=UUID=$EXPECT_UUID " <<<"$line"
 	check "$name: / is the filesystem $EXPECT_UUID" grep -q " uuid=$EXPECT_UUID " <<<"$line"
 	check "$name: the NIC ($nic) got a DHCP address 10.0.2.x" grep -qE ' net=[a-z0-9]+:10\.0\.2\.[0-9]+/' <<<"$line"
+	[ "$fw" != uefi-sb ] || check "$name: the kernel ran with Secure Boot enforced" \
+		log_has "$name" 'Secure boot enabled|Kernel is locked down from EFI Secure Boot'
 	check "$name: powered off" vm_wait_exit "$name"
 	vm_kill "$name"
 }
@@ -226,11 +235,11 @@ case_migrate() {
 	check "$name: the source disk is byte-identical after the copy" test "$(sha "$src")" = "$before"
 	[ "$TAP_FAILED" -eq 0 ] || { vm_failed "$name-source"; vm_failed "$name-target"; }
 	if [ "$SEND_RC" = 0 ] && [ "$RECV_RC" = 0 ]; then
-		boot_migrated "$name-boot" "$fw" "$dst"
+		boot_migrated "$name-boot" "${BOOT_FW:-$fw}" "$dst"
 	else
 		not_ok "$name-boot: skipped: the copy failed"
 	fi
-	summary "$name" "$fw migration (copy ${m} s) and first boot" "$t0"
+	summary "$name" "${BOOT_FW:-$fw} migration (copy ${m} s) and first boot" "$t0"
 	rm -f "$dst" "$src"
 }
 
@@ -345,7 +354,7 @@ case_zeroed_boot_sector() {
 [ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
 mk_credentials || { not_ok "credentials (openssl)"; done_testing; exit; }
-E2E_ALL="bios uefi trap gpt-bios wrong-token small-target cut-link zeroed-boot-sector"
+E2E_ALL="bios uefi uefi-sb trap gpt-bios wrong-token small-target cut-link zeroed-boot-sector"
 CASES=${*:-${E2E_CASES:-$E2E_ALL}}
 for c in $CASES; do
 	case $c in
@@ -355,6 +364,7 @@ for c in $CASES; do
 		case_migrate trap bios iso trap "migrator.then=patch,verify migrator.target_bus=virtio" ;;
 	gpt-bios)     TARGET_BUS=nvme BOOT_BUS=nvme BOOT_NIC=e1000e \
 		case_migrate gpt-bios bios iso gpt-bios "migrator.then=patch,verify migrator.target_bus=nvme" ;;
+	uefi-sb)      BOOT_FW=uefi-sb case_migrate uefi-sb uefi disk uefi-sb ;;
 	cut-link)     case_cut_link ;;
 	zeroed-boot-sector) case_zeroed_boot_sector ;;
 	uefi)         case_migrate uefi uefi disk ;;

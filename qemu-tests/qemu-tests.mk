@@ -48,10 +48,14 @@ check-full:
 # about 10 minutes more than the former bios + wrong-token (~4 minutes).
 # Measured under TCG on 2 cores shared with other builds (so CI, alone on
 # its cores, is faster), fixtures cached (each image adds 15-60 s once):
-#   trap 351 s   uefi-sb 210 s   gpt-bios 180 s   cut-link 162 s
+#   trap 283-351 s   uefi-sb 197-210 s   gpt-bios 180 s   cut-link 162 s
 #   zeroed-boot-sector 151 s   bios ~150-250 s   uefi ~135-200 s
-#   wrong-token ~40 s   small-target ~20 s
-# CI runs trap, uefi-sb and wrong-token (~10 minutes, ~6 more than before):
+#   wrong-token 40-86 s   small-target 20-51 s
+# (the refusals now hash the 2 GiB source image twice). `make check-e2e-quick`
+# with trap, uefi-sb, wrong-token and small-target took 10 min 30 s, the media
+# rebuild included. On a fresh machine the fixture images add ~2 minutes.
+# CI runs trap, uefi-sb and wrong-token (~9.5 minutes, ~5-6 more than before;
+# cut-link or zeroed-boot-sector would add 2.5 minutes each, past the margin):
 #   trap     BIOS/MBR, block copy, patch (device names -> UUIDs, the initrd
 #            rebuilt with virtio), verify, the copy boots on other hardware;
 #            a superset of bios

@@ -10,6 +10,8 @@
 #   qemu-tests/migrate.sh [CASE ...]     (default: $E2E_CASES, else all of them)
 #
 #   source-boots  the BIOS source image boots by itself (checks the fixture)
+#   trap-source-boots  the trap's source image boots on AHCI (root=/dev/sda1)
+#                 and, unpatched on virtio-blk, stops in its initrd
 #   bios          BIOS/MBR server: source = rescue ISO (SeaBIOS), disk on AHCI, e1000;
 #                 target = rescue ISO, empty disk on virtio-blk, virtio-net;
 #                 receive --then verify; the copy boots on virtio-blk + virtio-net
@@ -161,7 +163,8 @@ boot_migrated() {
 	line=$(tr -d '\r' <"$LOGS/$name.log" | grep -m1 '^MIGRATED-BOOT-OK ')
 	diag "$line"
 	check "$name: host=$EXPECT_HOST" grep -q " host=$EXPECT_HOST " <<<"$line"
-	check "$name: root=UUID=$EXPECT_UUID" grep -q " root=UUID=$EXPECT_UUID " <<<"$line"
+	local root=${EXPECT_ROOT:-UUID=$EXPECT_UUID}
+	check "$name: root=$root" grep -q " root=$root " <<<"$line"
 	check "$name: / is the filesystem $EXPECT_UUID" grep -q " uuid=$EXPECT_UUID " <<<"$line"
 	check "$name: the NIC ($nic) got a DHCP address 10.0.2.x" grep -qE ' net=[a-z0-9]+:10\.0\.2\.[0-9]+/' <<<"$line"
 	[ "$fw" != uefi-sb ] || check "$name: the kernel ran with Secure Boot enforced" \
@@ -192,6 +195,27 @@ case_source_boots() {
 	EXPECT_HOST=e2e-src EXPECT_UUID=$(root_uuid "$src")
 	boot_migrated source-boots bios "$src"
 	summary source-boots "the BIOS source image boots by itself" "$t0"
+}
+
+# trap-source-boots: the trap is a working AHCI server (it boots on AHCI
+# with root=/dev/sda1) and really is a trap: on virtio-blk, unpatched, its
+# initrd never finds the root
+case_trap_source_boots() {
+	local name=trap-source-boots t0 src
+	t0=$(date +%s)
+	src=$(fixture trap) || { not_ok "$name: fixture"; return; }
+	EXPECT_HOST=e2e-src EXPECT_UUID=$(root_uuid "$src") EXPECT_ROOT=/dev/sda1 BOOT_BUS=ahci BOOT_NIC=e1000 \
+		boot_migrated "$name" bios "$src"
+	VM_MEM=1024 vm_start "$name-virtio" 300 $(fw_bios) $(disk_args virtio-blk "$src" disk boot) \
+		-netdev user,id=n0,restrict=on -device virtio-net-pci,netdev=n0
+	vm_wait "$name-virtio" 'ALERT! +/dev/sda1 does not exist|^MIGRATED-BOOT-OK ' || true
+	vm_kill "$name-virtio"
+	check "$name: unpatched on virtio-blk, its initrd does not find /dev/sda1" \
+		log_has "$name-virtio" 'ALERT! +/dev/sda1 does not exist'
+	check "$name: ... and it does not boot" not log_has "$name-virtio" '^MIGRATED-BOOT-OK '
+	[ "$TAP_FAILED" -eq 0 ] || vm_failed "$name-virtio"
+	summary "$name" "the trap boots on AHCI, not on virtio" "$t0"
+	rm -f "$src"
 }
 
 # check_patch_report NAME: the patch report on the target's console says
@@ -354,11 +378,12 @@ case_zeroed_boot_sector() {
 [ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
 mk_credentials || { not_ok "credentials (openssl)"; done_testing; exit; }
-E2E_ALL="bios uefi uefi-sb trap gpt-bios wrong-token small-target cut-link zeroed-boot-sector"
+E2E_ALL="bios uefi uefi-sb trap-source-boots trap gpt-bios wrong-token small-target cut-link zeroed-boot-sector"
 CASES=${*:-${E2E_CASES:-$E2E_ALL}}
 for c in $CASES; do
 	case $c in
 	source-boots) case_source_boots ;;
+	trap-source-boots) case_trap_source_boots ;;
 	bios)         case_migrate bios bios iso ;;
 	trap)         EXPECT_PATCH=$'^rewrote [^ ]*:/etc/fstab: kernel device names replaced\n^rewrote [^ ]*:/boot/grub/grub.cfg: \n^rewrote [^ ]*:/etc/initramfs-tools/modules: storage drivers\n^ran /usr/sbin/update-initramfs -u -k all in the system' \
 		case_migrate trap bios iso trap "migrator.then=patch,verify migrator.target_bus=virtio" ;;

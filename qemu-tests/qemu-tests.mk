@@ -27,7 +27,7 @@ demo: media
 #   make check-e2e                      every case of qemu-tests/migrate.sh
 #   make check-e2e E2E_CASES="trap"     some of them
 #   make check-full                     make check with every case (the whole matrix)
-E2E_ALL_CASES := bios uefi uefi-sb trap gpt-bios wrong-token small-target cut-link zeroed-boot-sector
+E2E_ALL_CASES := bios uefi uefi-sb trap-source-boots trap gpt-bios wrong-token small-target cut-link zeroed-boot-sector
 E2E_FIXTURES := bios uefi uefi-sb gpt-bios trap
 E2E_CASES ?=
 .PHONY: check-e2e e2e-fixtures check-full
@@ -49,7 +49,7 @@ check-full:
 # Measured under TCG on 2 cores shared with other builds (so CI, alone on
 # its cores, is faster), fixtures cached (each image adds 15-60 s once):
 #   trap 283-351 s   uefi-sb 197-210 s   gpt-bios 180 s   cut-link 162 s
-#   zeroed-boot-sector 151 s   bios ~150-250 s   uefi ~135-200 s
+#   zeroed-boot-sector 151 s   bios 154-250 s   uefi 135-200 s   trap-source-boots 79 s
 #   wrong-token 40-86 s   small-target 20-51 s
 # (the refusals now hash the 2 GiB source image twice). `make check-e2e-quick`
 # with trap, uefi-sb, wrong-token and small-target took 10 min 30 s, the media

@@ -5,6 +5,7 @@
 #   vm_wait  NAME PATTERN [SECONDS]      wait until PATTERN (ERE) is on the serial log
 #   vm_wait_exit NAME                    wait until QEMU has exited (the guest powered off)
 #   vm_kill  NAME
+#   vm_monitor NAME COMMAND              a QEMU monitor command (VM_MONITOR=1 at vm_start)
 #   vm_json  NAME                        the first pretty-printed JSON document on the log
 #   fw_bios / fw_uefi NAME / fw_uefi_sb NAME   firmware arguments
 #   disk_args BUS FILE ID                a disk on virtio-blk, virtio-scsi, ahci, nvme, usb
@@ -34,7 +35,9 @@ qemu_bin() { echo "${QEMU:-qemu-system-x86_64}"; }
 
 vm_start() {
 	local name=$1 timeout=$2; shift 2
-	local log=$LOGS/$name.log fifo=$WORK/$name.serial
+	local log=$LOGS/$name.log fifo=$WORK/$name.serial mon=none
+	# VM_MONITOR=1: a human monitor on a socket, for vm_monitor (set_link ...)
+	[ "${VM_MONITOR:-}" = 1 ] && mon=unix:$WORK/$name.mon,server=on,wait=off
 	: >"$log"
 	# The serial port is a pair of FIFOs: its output is copied to the log,
 	# and vm_send types into its input (so a test can use a shell).
@@ -45,7 +48,7 @@ vm_start() {
 	# orphan it); deadlines are enforced by vm_wait / vm_wait_exit / cleanup.
 	"$(qemu_bin)" -accel tcg -m "${VM_MEM:-1024}" \
 		-nographic -no-reboot -chardev "pipe,id=ser0,path=$fifo" -serial chardev:ser0 \
-		-monitor none -display none "$@" >"$WORK/$name.stdout" 2>&1 &
+		-monitor "$mon" -display none "$@" >"$WORK/$name.stdout" 2>&1 &
 	VM_PID[$name]=$!
 	cat "$fifo.out" >>"$log" &
 	# read-write open: never blocks, and keeps the input open for vm_send
@@ -58,6 +61,11 @@ vm_start() {
 vm_send() {
 	local fd_var=VM_IN_${1//[^A-Za-z0-9_]/_}
 	printf '%s\n' "$2" >&"${!fd_var}"
+}
+
+# vm_monitor NAME COMMAND: one command on the VM's monitor (VM_MONITOR=1)
+vm_monitor() {
+	printf '%s\n' "$2" | socat -t 2 - "UNIX-CONNECT:$WORK/$1.mon" >>"$WORK/$1.monitor" 2>&1
 }
 
 # seconds since vm_start, for the per-test summary

@@ -8,6 +8,7 @@
 #include "../lib/receiver.h"
 #include "../lib/server.h"
 #include "../lib/tls.h"
+#include "../lib/verify.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -70,6 +71,13 @@ static void usage(void)
 	      "                            patch, verify (`migrator patch|verify DISK ...`,\n"
 	      "                            e.g. --then patch,verify); the first\n"
 	      "                            that fails makes receive fail\n"
+	      "      --target-bus BUS      passed to the --then steps: the disk bus this\n"
+	      "                            machine boots from (virtio, nvme, xen, hyperv,\n"
+	      "                            scsi); patch adds its drivers to an initrd that\n"
+	      "                            lacks them, verify checks for them\n"
+	      "      --stall-timeout SECONDS  a connection that moves no data for this\n"
+	      "                            long is dropped, so a sender can resume on a\n"
+	      "                            new one (60; 5 to 3600)\n"
 	      "  -q, --quiet               no progress\n"
 	      "  -h, --help                this help\n\n"
 	      "Exit status: 0 every disk was received and verified (and every --then step\n"
@@ -247,16 +255,21 @@ static int parse_then(const char *list, const struct then_step **v)
 
 /* Runs the --then steps on every received disk. Returns the exit status of
  * the first step that failed, else 0. */
-static int run_then(struct mig_receiver *rx, const struct then_step **v, int nsteps)
+static int run_then(struct mig_receiver *rx, const struct then_step **v, int nsteps, const char *bus)
 {
 	const struct mig_rx_disk *d;
 	size_t n = mig_receiver_disks(rx, &d), k = 0;
-	char **argv = calloc(n + 2, sizeof(*argv));
+	char **argv = calloc(n + 3, sizeof(*argv));
+	char busopt[64];
 	int rc = 0;
 
 	if (!argv) {
 		cli_error("--then", -ENOMEM);
 		return 1;
+	}
+	if (bus) {
+		snprintf(busopt, sizeof(busopt), "--target-bus=%s", bus);
+		argv[1 + k++] = busopt;
 	}
 	for (size_t i = 0; i < n; i++)
 		if (d[i].target_path)
@@ -314,12 +327,15 @@ int cmd_receive(int argc, char **argv)
 		{ "info-file", required_argument, NULL, 'I' },
 		{ "then", required_argument, NULL, 'N' },
 		{ "skip-unknown", no_argument, NULL, 'K' },
+		{ "target-bus", required_argument, NULL, 'B' },
+		{ "stall-timeout", required_argument, NULL, 'W' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *listen = NULL, *from = NULL, *token_file = NULL, *cert = NULL, *key = NULL;
-	const char *info = NULL;
+	const char *info = NULL, *bus = NULL;
+	unsigned stall = 0;
 	struct mig_receiver_opts ro = { 0 };
 	struct mig_tls_identity id = { 0 };
 	struct recv_ctx c = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -358,6 +374,21 @@ int cmd_receive(int argc, char **argv)
 			if ((nsteps = parse_then(optarg, steps)) < 0)
 				return EXIT_USAGE;
 			break;
+		case 'B': {
+			enum mig_bus b;
+			if (mig_bus_from_name(optarg, &b) < 0)
+				return cli_usage_error("--target-bus '%s': virtio, nvme, xen, hyperv or scsi", optarg);
+			bus = mig_bus_name(b);
+			break;
+		}
+		case 'W': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*optarg < '0' || *optarg > '9' || *end || v < 5 || v > 3600)
+				return cli_usage_error("--stall-timeout '%s': seconds from 5 to 3600", optarg);
+			stall = (unsigned)v;
+			break;
+		}
 		case 'q': quiet = true; break;
 		case 'h': usage(); return 0;
 		default: return cli_usage_error("unknown option");
@@ -365,6 +396,8 @@ int cmd_receive(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error("unexpected argument '%s'", argv[optind]);
+	if (bus && !nsteps)
+		return cli_usage_error("--target-bus is for the --then steps");
 	if (!listen == !from)
 		return cli_usage_error("give exactly one of --listen and --from");
 	if (!cert != !key)
@@ -390,7 +423,7 @@ int cmd_receive(int argc, char **argv)
 	if (from) {
 		rc = receive_file(&c, rx, from);
 		if (rc == 0 && nsteps)
-			rc = run_then(rx, steps, nsteps);
+			rc = run_then(rx, steps, nsteps, bus);
 		goto out;
 	}
 
@@ -412,7 +445,7 @@ int cmd_receive(int argc, char **argv)
 	}
 	struct mig_server_opts so = {
 		.listen = listen, .cert_pem = id.cert_pem, .key_pem = id.key_pem, .token = token,
-		.rx = rx, .log = on_log, .ud = &c,
+		.rx = rx, .log = on_log, .ud = &c, .idle_timeout_s = stall,
 	};
 	signal(SIGPIPE, SIG_IGN);
 	r = mig_server_start(&so, &srv, why, sizeof(why));
@@ -440,7 +473,7 @@ int cmd_receive(int argc, char **argv)
 		cli_errorx("%s", mig_receiver_error(rx));
 		goto out;
 	}
-	rc = nsteps ? run_then(rx, steps, nsteps) : 0;
+	rc = nsteps ? run_then(rx, steps, nsteps, bus) : 0;
 out:
 	mig_server_stop(srv);
 	mig_receiver_free(rx);

@@ -50,6 +50,8 @@ static void usage(void)
 	      "  -u, --used-only           skip blocks ext2/3/4 or XFS marks free\n"
 	      "  -r, --rate-limit BYTES/s  e.g. 50M; suffixes K, M, G (powers of 1024)\n"
 	      "      --retries N           failed reconnects in a row before giving up (20)\n"
+	      "      --stall-timeout SECONDS  a connection that moves no data for this\n"
+	      "                            long counts as broken: reconnect (60; 5 to 3600)\n"
 	      "      --chunk-size BYTES    chunk size, 64K to 16M (4M)\n"
 	      "      --allow-overwrite     a local target may hold data (it is replaced)\n"
 	      "  -q, --quiet               no progress\n"
@@ -238,6 +240,7 @@ int cmd_send(int argc, char **argv)
 		{ "used-only", no_argument, NULL, 'u' },
 		{ "rate-limit", required_argument, NULL, 'r' },
 		{ "retries", required_argument, NULL, 'R' },
+		{ "stall-timeout", required_argument, NULL, 'W' },
 		{ "chunk-size", required_argument, NULL, 'C' },
 		{ "allow-overwrite", no_argument, NULL, 'O' },
 		{ "dry-run", no_argument, NULL, 'D' },
@@ -280,6 +283,14 @@ int cmd_send(int argc, char **argv)
 				return cli_usage_error("--retries '%s': a number from 1 to 1000", optarg);
 			co.max_tries = (unsigned)v;
 			break;
+		case 'W': {
+			char *end;
+			unsigned long s = strtoul(optarg, &end, 10);
+			if (*optarg < '0' || *optarg > '9' || *end || s < 5 || s > 3600)
+				return cli_usage_error("--stall-timeout '%s': seconds from 5 to 3600", optarg);
+			co.stall_timeout_s = (unsigned)s;
+			break;
+		}
 		case 'C':
 			if (parse_bytes(optarg, &v) < 0 || v < 65536 || v > (16u << 20) || v % 65536)
 				return cli_usage_error("--chunk-size '%s': a multiple of 64K up to 16M", optarg);

@@ -113,9 +113,9 @@ static CURLcode post(const struct mig_client_opts *o, const char *path, struct x
 	curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 2L << 20);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)(o->connect_timeout_s ? o->connect_timeout_s : 10));
-	/* A stalled link (60 s under 1 byte/s) counts as broken. */
+	/* A stalled link (under 1 byte/s for the stall timeout) counts as broken. */
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)(o->stall_timeout_s ? o->stall_timeout_s : 60));
 	/* Trust the pin and nothing else: no CA store, no host name. */
 	curl_easy_setopt(c, CURLOPT_PINNEDPUBLICKEY, o->pin);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);

@@ -22,6 +22,7 @@ struct mig_client_opts {
 	unsigned max_tries;     /* 0: 20 */
 	uint64_t rate_limit;    /* bytes/s on the wire, 0: none */
 	unsigned connect_timeout_s;     /* 0: 10 */
+	unsigned stall_timeout_s;       /* a connection moving no data this long is broken; 0: 60 */
 	void (*log)(void *ud, const char *msg);
 	/* After every record sent. */
 	void (*progress)(void *ud, const struct mig_source *src);

@@ -37,6 +37,18 @@ check "receive --then verify: verify runs on the received disk" grep -q "^receiv
 check "... and its result decides the exit status" grep -q "^receive: then: migrator verify: exit status [01]$" out.txt
 check "--then: an unknown step is a usage error" not "$MIGRATOR" receive --from s.mig --then frobnicate 2>/dev/null
 check "--then: the unknown step is named" grep -q "unknown step 'frobnicate'" <("$MIGRATOR" receive --from s.mig --then frobnicate 2>&1)
+run receive -q --from s.mig --map "0=$SCRATCH/then-bus.img" --then verify --target-bus virtio
+check "receive --target-bus: passed to the --then steps" \
+	grep -q "^receive: then: migrator verify --target-bus=virtio $SCRATCH/then-bus.img$" out.txt
+"$MIGRATOR" receive --from s.mig --target-bus pata >out.txt 2>&1
+check "--target-bus: an unknown bus is a usage error (exit 2)" test $? -eq 2
+check "... naming it" grep -q "target-bus 'pata'" out.txt
+"$MIGRATOR" receive --from s.mig --target-bus nvme >out.txt 2>&1
+check "--target-bus without --then: a usage error" test $? -eq 2
+"$MIGRATOR" send --stall-timeout 2 --to "file://$SCRATCH/x.mig" src.img >out.txt 2>&1
+check "send --stall-timeout below 5 s: a usage error" test $? -eq 2
+"$MIGRATOR" receive --listen 127.0.0.1:0 --stall-timeout 99999 >out.txt 2>&1
+check "receive --stall-timeout above 3600 s: a usage error" test $? -eq 2
 run receive -q --from s.mig --map "sda=$SCRATCH/x.img"
 check "--map names an unknown source disk: refused" grep -q "no --map names source disk 0" out.txt
 

@@ -15,7 +15,7 @@ pkgs_build="build-essential musl-tools dpkg-dev pkg-config autoconf automake lib
 pkgs_test="clang-14 libclang-rt-14-dev fdisk gdisk e2fsprogs xfsprogs dosfstools btrfs-progs cryptsetup-bin lvm2 mdadm
  jq util-linux kmod socat netcat-openbsd xorriso mtools grub-pc-bin grub-efi-amd64-bin
  grub-efi-amd64-signed shim-signed cpio zstd busybox-static
- openssl debootstrap curl bc time libarchive-tools acl attr libcap2-bin"
+ openssl debootstrap curl bc time libarchive-tools acl attr libcap2-bin fusefat"
 pkgs_kernel="linux-source-6.1 bc libelf-dev libssl-dev dwarves rsync"
 pkgs_qemu="qemu-system-x86 qemu-utils ovmf seabios"
 pkgs_media="grub-pc-bin grub-efi-amd64-bin grub-efi-amd64-signed shim-signed grub-common

@@ -398,8 +398,8 @@ out:
  * and everything the log ever held is in place on disk. */
 static int check_log(struct fs *f)
 {
-	uint64_t nbb = f->info->log_blocks, head, hdr_cur, hdr_prev, rblk;
-	uint32_t cycle, rcycle;
+	uint64_t nbb = f->info->log_blocks, head = 0, hdr_cur = UINT64_MAX, hdr_prev = UINT64_MAX, rblk;
+	uint32_t cycle = 0, rcycle;
 	uint8_t hdr[BBSIZE], op[BBSIZE];
 	int r;
 

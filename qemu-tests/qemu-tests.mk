@@ -67,7 +67,8 @@ check-full:
 #   wrong-token  a refusal that leaves the target untouched
 # Not in CI (check-full, check-e2e): bios, uefi (covered above), gpt-bios
 # (NVMe, separate /boot), cut-link, zeroed-boot-sector, small-target: each
-# would cost 2.5-3 more minutes. There is no file-level copy yet to test.
+# would cost 2.5-3 more minutes. File-level copy has no QEMU case yet (its CLI
+# tests, tests/cli/copy-file.sh, run in check-unit).
 # `make check E2E_CHECK_CASES=` leaves them out (e.g. without a Debian mirror).
 E2E_CHECK_CASES ?= trap uefi-sb wrong-token
 .PHONY: check-e2e-quick

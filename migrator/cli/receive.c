@@ -267,6 +267,8 @@ static int run_then(struct mig_receiver *rx, const struct then_step **v, int nst
 		cli_error("--then", -ENOMEM);
 		return 1;
 	}
+	/* The steps mount the targets' partitions: our exclusive opens go first. */
+	mig_receiver_close_targets(rx);
 	if (bus) {
 		snprintf(busopt, sizeof(busopt), "--target-bus=%s", bus);
 		argv[1 + k++] = busopt;

@@ -124,6 +124,18 @@ int mig_receiver_new(const struct mig_receiver_opts *o, struct mig_receiver **re
 	return 0;
 }
 
+void mig_receiver_close_targets(struct mig_receiver *r)
+{
+	committer_stop(r);
+	mig_frecv_free(r->fr);
+	r->fr = NULL;
+	for (size_t i = 0; i < r->ndisks; i++) {
+		mig_target_close(r->st[i].target);
+		r->st[i].target = NULL;
+	}
+	r->targets_open = false;
+}
+
 void mig_receiver_free(struct mig_receiver *r)
 {
 	if (!r)

@@ -104,6 +104,12 @@ const char *mig_receiver_error(const struct mig_receiver *r);
 struct json_writer;
 int mig_receiver_plans_json(const struct mig_receiver *r, struct json_writer *w, const char *key);
 
+/* Ends the session's hold on its targets: the committer stops and every
+ * target is closed, which gives up its exclusive open (O_EXCL on a block
+ * device), so the next steps (patch, verify) can mount its partitions. The
+ * disk list stays. Call it after mig_receiver_end() or a server's end. */
+void mig_receiver_close_targets(struct mig_receiver *r);
+
 /* The disks known so far. */
 size_t mig_receiver_disks(const struct mig_receiver *r, const struct mig_rx_disk **ret);
 

@@ -37,19 +37,7 @@ static const char *const siblings[] = { "grubx64.efi", "mmx64.efi", "fbx64.efi",
 
 static int fd_read(void *ctx, uint64_t off, void *buf, size_t len)
 {
-	int fd = (int)(intptr_t)ctx;
-
-	for (size_t done = 0; done < len;) {
-		ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		done += (size_t)n;
-	}
-	return 0;
+	return mig_pread_all((int)(intptr_t)ctx, buf, len, off);
 }
 
 struct vendors {

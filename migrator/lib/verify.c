@@ -3,6 +3,8 @@
  * (verify-os.c), resolve every reference they collected, unmount. */
 #include "verify-int.h"
 
+#include "fileio.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -98,19 +100,7 @@ void vresult(struct vctx *c, const char *id, enum mig_verdict v, const char *sub
 
 int vpread(void *ctx, uint64_t off, void *buf, size_t len)
 {
-	int fd = (int)(intptr_t)ctx;
-
-	for (size_t done = 0; done < len;) {
-		ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		done += (size_t)n;
-	}
-	return 0;
+	return mig_pread_all((int)(intptr_t)ctx, buf, len, off);
 }
 
 bool vfs_readable(const struct vfs *f)
